@@ -1,0 +1,52 @@
+# Bespin: `make dev` to run it, `make test` to test it. `make` alone lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+PORT ?= 8000
+# Tests flush their Redis database: keep it apart from the one `make dev` uses (0).
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
+TEST_ENV := SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON=
+
+.DEFAULT_GOAL := help
+.PHONY: help install dev test lint build bench clean docker docker-clean browser
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the pinned requirements
+
+dev: install ## Create the database if missing, migrate, run Daphne and a worker on PORT (Ctrl-C stops both)
+	@PORT=$(PORT) ./run.sh dev
+
+browser: ## Install Debian's Chromium for the browser tests (once)
+	@command -v chromium >/dev/null || { echo "installing chromium (browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser ## Run the whole test suite against the local PostgreSQL and Redis
+	$(TEST_ENV) $(PY) -m pytest $(ARGS)
+
+lint: install ## Check formatting and lint with ruff
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+build: install ## Django's deployment checks and collectstatic
+	SECRET_KEY=$${SECRET_KEY:-bespin-build-check-key-$$RANDOM$$RANDOM$$RANDOM$$RANDOM} $(PY) manage.py check
+	SECRET_KEY=$${SECRET_KEY:-bespin-build-check-key} $(PY) manage.py collectstatic --noinput -v0
+
+bench: install ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
+	$(PY) bench/run.py $(if $(QUICK),--quick)
+
+clean: ## Remove the virtualenv, caches and collected static files
+	@./run.sh clean
+
+docker: ## Run everything with Docker Compose
+	@./run.sh docker
+
+docker-clean: ## Stop and remove the Compose containers and volumes
+	@./run.sh docker-clean

@@ -1,0 +1,128 @@
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from jobs import kinds, selectors, services
+from jobs.serializers import JobCreateSerializer, JobListFilter, JobSerializer
+
+
+class JobCreateAnonThrottle(AnonRateThrottle):
+    """Anonymous job creation, per client address; BESPIN_THROTTLE_ANON sets the rate."""
+
+    scope = "job_create_anon"
+
+    def get_rate(self):
+        return settings.THROTTLE_ANON
+
+
+class ApiRoot(APIView):
+    """Bespin's API: what it is and where to go next."""
+
+    def get(self, request):
+        return Response(
+            {
+                "name": "Bespin API",
+                "version": settings.VERSION,
+                "description": "Create jobs, watch them over WebSockets, receive signed webhooks.",
+                "links": {
+                    "jobs": reverse("api-jobs", request=request),
+                    "random_text": reverse("api-random-text", request=request),
+                    "test": reverse("api-test", request=request),
+                    "websocket": "/api/ws/jobs?job_id=<id>",
+                },
+                "job_types": sorted(kinds.KINDS),
+            }
+        )
+
+
+class Liveness(APIView):
+    """Answers while the server runs."""
+
+    message = "Bespin API is running"
+
+    def get(self, request):
+        return Response({"message": self.message, "timestamp": timezone.now().isoformat()})
+
+
+class JobsLiveness(Liveness):
+    message = "Bespin job service is running"
+
+
+def _created(request, job) -> Response:
+    data = JobSerializer(job, context={"request": request}).data
+    return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["links"]["self"]})
+
+
+def _owner(request):
+    return request.user if request.user.is_authenticated else None
+
+
+class JobList(APIView):
+    """GET: your jobs, newest first (staff: every job). POST: create a job of any kind,
+    `{"type": "sleep", "params": {"seconds": 5}}`."""
+
+    def get_throttles(self):
+        return [JobCreateAnonThrottle()] if self.request.method == "POST" else []
+
+    def get(self, request):
+        if not request.user.is_authenticated:
+            raise NotAuthenticated("sign in (session or Authorization: Token …) to list jobs")
+        filters = JobListFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        jobs = selectors.jobs_visible_to(
+            request.user, status=filters.validated_data.get("status"), kind=filters.validated_data.get("type")
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
+
+    def post(self, request):
+        envelope = JobCreateSerializer(data=_json_object(request))
+        envelope.is_valid(raise_exception=True)
+        job = services.create_job(
+            kind=envelope.validated_data["type"], params=envelope.validated_data["params"], owner=_owner(request)
+        )
+        return _created(request, job)
+
+
+class RandomTextJob(APIView):
+    """Create a random_text job: `?length=N` or `{"length": N}` (words, default 100)."""
+
+    throttle_classes = [JobCreateAnonThrottle]
+
+    def post(self, request):
+        body = _json_object(request)
+        params = {}
+        if "length" in request.query_params:
+            params["length"] = request.query_params["length"]
+        elif "length" in body:
+            params["length"] = body["length"]
+        try:
+            job = services.create_job(kind=kinds.RANDOM_TEXT, params=params, owner=_owner(request))
+        except ValidationError as error:
+            # This endpoint takes `length` itself, not a `params` object: report it that way.
+            raise ValidationError(error.detail.get("params", error.detail)) from None
+        return _created(request, job)
+
+
+class JobDetail(APIView):
+    """One job by its id."""
+
+    def get(self, request, job_id):
+        job = selectors.get_job(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+def _json_object(request) -> dict:
+    # An empty body parses to an empty QueryDict, itself a dict: no parameters given.
+    if not isinstance(request.data, dict):
+        raise ParseError("the request body must be a JSON object")
+    return request.data

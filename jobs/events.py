@@ -1,0 +1,84 @@
+"""Publishing job changes to the channel layer.
+
+Group names come from the helpers here and nowhere else. A publish from a worker (a plain
+sync process) used to cost a new event loop and Redis connection per call through
+`async_to_sync`; instead one long-lived loop per process runs in a daemon thread and every
+publish is handed to it, keeping its connections warm.
+"""
+
+import asyncio
+import logging
+import os
+import threading
+
+from channels.layers import get_channel_layer
+
+from jobs.models import Job
+
+log = logging.getLogger(__name__)
+
+SITE_GROUP = "jobs.site"
+# The layer's event type; Channels dispatches it to a consumer's `job_status` method.
+STATUS_EVENT = "job.status"
+PUBLISH_TIMEOUT = 5.0
+
+
+def job_group(job_id) -> str:
+    return f"jobs.job.{job_id}"
+
+
+def owner_group(user_id: int) -> str:
+    return f"jobs.user.{user_id}"
+
+
+def team_group(team_id: int) -> str:
+    return f"jobs.team.{team_id}"
+
+
+def groups_for(job: Job, team_ids=()) -> list[str]:
+    groups = [job_group(job.id), SITE_GROUP]
+    if job.owner_id is not None:
+        groups.append(owner_group(job.owner_id))
+    groups.extend(team_group(team_id) for team_id in team_ids)
+    return groups
+
+
+def status_event(job: Job) -> dict:
+    return {"type": STATUS_EVENT, "key": list(job.order_key()), "message": job.status_message()}
+
+
+class _LoopThread:
+    """One event loop in a daemon thread, made again after a fork."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop.run_forever, name="bespin-publish", daemon=True).start()
+            return self._loop
+
+
+_loop_thread = _LoopThread()
+
+
+async def _send(groups: list[str], event: dict) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(group, event) for group in groups))
+
+
+def publish(job: Job, team_ids=()) -> None:
+    """Send the job's current state to everyone watching it. Never raises: the row in
+    PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
+    event = status_event(job)
+    future = asyncio.run_coroutine_threadsafe(_send(groups_for(job, team_ids), event), _loop_thread.loop())
+    try:
+        future.result(timeout=PUBLISH_TIMEOUT)
+    except Exception:
+        future.cancel()
+        log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)

@@ -1,0 +1,44 @@
+"""The registry of job kinds.
+
+A kind is a parameter serializer and a handler `handler(params, progress) -> result`.
+Adding one is a module in this package and one line in `KINDS` below.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework import serializers
+
+Progress = Callable[[int], None]
+Handler = Callable[[dict, Progress], Any]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    params_serializer: type[serializers.Serializer]
+    handler: Handler
+    # Seconds before the worker gives up on one attempt and fails it.
+    timeout: int = 600
+    # Automatic retries after a failure, with exponential backoff from `retry_backoff` seconds.
+    max_retries: int = 0
+    retry_backoff: float = 1.0
+    # True when running the handler twice is harmless, so a job lost with its worker is re-queued.
+    rerun_safe: bool = False
+    description: str = ""
+
+
+def _load() -> dict[str, JobKind]:
+    from jobs.kinds import random_text, sleep
+
+    return {kind.name: kind for kind in (random_text.KIND, sleep.KIND)}
+
+
+KINDS: dict[str, JobKind] = _load()
+RANDOM_TEXT = "random_text"
+SLEEP = "sleep"
+
+
+def get_kind(name: str) -> JobKind | None:
+    return KINDS.get(name)

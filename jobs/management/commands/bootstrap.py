@@ -1,0 +1,67 @@
+"""`manage.py bootstrap`: what `make dev` runs before it starts the server and a worker.
+
+Checks that PostgreSQL and Redis answer (one line saying which is down and how to start
+it), creates the database when it is missing, migrates, and on an empty database creates a
+first user whose password is printed once.
+"""
+
+import secrets
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from psycopg import sql
+
+FIRST_USER = "admin"
+
+
+class Command(BaseCommand):
+    help = "Check PostgreSQL and Redis, create the database if missing, migrate, create a first user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-user", action="store_true", help="do not create a first user")
+
+    def handle(self, *args, **options):
+        self.ensure_database()
+        self.check_redis()
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("database migrated")
+        if not options["no_user"]:
+            self.ensure_first_user()
+
+    def ensure_database(self) -> None:
+        name = connection.settings_dict["NAME"]
+        try:
+            # Django's maintenance connection goes to the `postgres` database on the same server.
+            with connection._nodb_cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                    self.stdout.write(f"created database {name}")
+        except Exception as exc:
+            raise CommandError(
+                f"PostgreSQL is not reachable at DATABASE_URL ({type(exc).__name__}): start it, e.g. "
+                "`pg_ctlcluster $(ls /etc/postgresql) main start` or `docker compose up -d db`"
+            ) from None
+
+    def check_redis(self) -> None:
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            raise CommandError(
+                f"Redis is not reachable at {settings.REDIS_URL} ({type(exc).__name__}): start it, e.g. "
+                "`redis-server --daemonize yes` or `docker compose up -d redis`"
+            ) from None
+
+    def ensure_first_user(self) -> None:
+        users = get_user_model()
+        if users.objects.exists():
+            return
+        password = secrets.token_urlsafe(12)
+        users.objects.create_superuser(FIRST_USER, email="", password=password)
+        self.stdout.write(
+            self.style.SUCCESS(f"created the first user: {FIRST_USER} / {password}  (shown once; change it in /admin/)")
+        )

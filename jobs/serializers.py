@@ -1,0 +1,37 @@
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from jobs import kinds
+from jobs.models import Job, JobStatus
+
+
+class JobSerializer(serializers.ModelSerializer):
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "type", "status", "progress", "params", "result", "error", "attempt",
+            "created_at", "started_at", "finished_at", "links",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_links(self, job: Job) -> dict:
+        request = self.context.get("request")
+        links = {"self": reverse("api-job-detail", args=[job.id], request=request)}
+        if request is not None:
+            scheme = "wss" if request.is_secure() else "ws"
+            links["websocket"] = f"{scheme}://{request.get_host()}/api/ws/jobs?job_id={job.id}"
+        return links
+
+
+class JobCreateSerializer(serializers.Serializer):
+    """The envelope of `POST /api/jobs`; the kind's own serializer checks `params`."""
+
+    type = serializers.ChoiceField(choices=sorted(kinds.KINDS))
+    params = serializers.DictField(required=False, default=dict)
+
+
+class JobListFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=JobStatus.values, required=False)
+    type = serializers.ChoiceField(choices=sorted(kinds.KINDS), required=False)

@@ -1,0 +1,14 @@
+"""RQ entry points: take ids, call a service, return."""
+
+from django.db import close_old_connections
+from rq import get_current_job
+
+from jobs import services
+
+
+def run_job(job_id: str) -> None:
+    # A worker lives for days: drop a connection PostgreSQL closed since the last job,
+    # as Django does at the start of each request.
+    close_old_connections()
+    rq_job = get_current_job()
+    services.run_job(job_id=job_id, worker_name=(rq_job.worker_name or "") if rq_job else "")

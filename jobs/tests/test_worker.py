@@ -1,0 +1,97 @@
+import asyncio
+import threading
+
+import pytest
+from channels.layers import get_channel_layer
+
+from jobs import events, kinds, services
+from jobs.kinds import random_text
+from jobs.models import Job, JobStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _boom(params, progress):
+    raise RuntimeError("disk on fire")
+
+
+@pytest.fixture
+def failing_kind(monkeypatch):
+    kind = kinds.JobKind(name="boom", params_serializer=random_text.RandomTextParams, handler=_boom)
+    monkeypatch.setitem(kinds.KINDS, "boom", kind)
+    return kind
+
+
+def test_real_worker_runs_random_text_to_completed(run_worker):
+    job = services.create_job(kind="random_text", params={"length": 100})
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    words = job.result.split(" ")
+    assert len(words) == 100
+    assert set(words) <= set(random_text.VOCABULARY)
+    assert job.progress == 100
+    assert job.started_at <= job.finished_at
+    assert job.worker_name
+
+
+def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failing_kind):
+    job = services.create_job(kind="boom", params={})
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error == "RuntimeError: disk on fire"
+    assert job.result is None
+    assert job.finished_at is not None
+
+
+def test_a_job_runs_once_even_if_enqueued_twice(run_worker):
+    job = services.create_job(kind="random_text", params={"length": 5})
+    services.enqueue_job(job)
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert Job.objects.filter(status=JobStatus.RUNNING).count() == 0
+
+
+def test_a_job_that_is_no_longer_pending_is_not_run(run_worker):
+    job = services.create_job(kind="random_text", params={"length": 5})
+    Job.objects.filter(id=job.id).update(status=JobStatus.CANCELLED)
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.result is None
+
+
+def _collect(group: str, until_status: str, run) -> list[dict]:
+    """Listen on `group` in a thread of its own while `run` works in this (the main) thread,
+    where RQ's worker needs to be for its signal handlers."""
+    messages: list[dict] = []
+    listening = threading.Event()
+
+    async def listen():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        listening.set()
+        while not messages or messages[-1]["status"] != until_status:
+            messages.append((await asyncio.wait_for(layer.receive(channel), timeout=10))["message"])
+
+    listener = threading.Thread(target=asyncio.run, args=(listen(),))
+    listener.start()
+    assert listening.wait(5)
+    run()
+    listener.join(15)
+    return messages
+
+
+def test_long_text_reports_progress_to_watchers(run_worker, monkeypatch):
+    monkeypatch.setattr(services, "PROGRESS_INTERVAL", 0)
+    job = services.create_job(kind="random_text", params={"length": 100_000})
+    messages = _collect(events.job_group(job.id), JobStatus.COMPLETED, run_worker)
+    statuses = [m["status"] for m in messages]
+    assert statuses[0] == JobStatus.RUNNING and statuses[-1] == JobStatus.COMPLETED
+    progress = [m["progress"] for m in messages if m["status"] == JobStatus.RUNNING]
+    assert len(progress) >= 5
+    assert progress == sorted(progress)
+    assert len(messages[-1]["result"].split(" ")) == 100_000
