@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import django_rq
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from redis import Redis
 from rest_framework.test import APIClient
 

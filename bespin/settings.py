@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "channels",
     "django_rq",
     "jobs",
+    "webhooks",
 ]
 
 MIDDLEWARE = [

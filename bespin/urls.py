@@ -7,6 +7,7 @@ admin.site.site_title = "Bespin admin"
 admin.site.index_title = "Jobs, webhooks and users"
 
 urlpatterns = [
+    path("api/webhooks", include("webhooks.urls")),
     path("api/", include("jobs.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

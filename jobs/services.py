@@ -174,4 +174,3 @@ def run_job(*, job_id, worker_name: str = "") -> Job | None:
 def _describe(exc: BaseException) -> str:
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
