@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import status
-from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError, ValidationError
+from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -54,9 +54,33 @@ class JobsLiveness(Liveness):
     message = "Bespin job service is running"
 
 
-def _created(request, job) -> Response:
-    data = JobSerializer(job, context={"request": request}).data
-    return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["links"]["self"]})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _create(request, *, kind: str, params) -> Response:
+    """Create through the service, honouring an Idempotency-Key; 201, or 200 for a replay."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationError({IDEMPOTENCY_HEADER: [f"at most {IDEMPOTENCY_KEY_MAX} characters"]})
+    try:
+        created = services.create_job_once(
+            kind=kind, params=params, owner=_owner(request), idempotency_key=key, client=_client(request)
+        )
+    except services.IdempotencyKeyReused as error:
+        return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    data = JobSerializer(created.job, context={"request": request}).data
+    headers = {"Location": data["links"]["self"]}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(data, status=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED, headers=headers)
+
+
+def _client(request) -> str:
+    """Who sent a request, for Idempotency-Keys: the user, or the address of an anonymous one."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return f"ip:{JobCreateAnonThrottle().get_ident(request)}"
 
 
 def _owner(request):
@@ -85,10 +109,7 @@ class JobList(APIView):
     def post(self, request):
         envelope = JobCreateSerializer(data=_json_object(request))
         envelope.is_valid(raise_exception=True)
-        job = services.create_job(
-            kind=envelope.validated_data["type"], params=envelope.validated_data["params"], owner=_owner(request)
-        )
-        return _created(request, job)
+        return _create(request, kind=envelope.validated_data["type"], params=envelope.validated_data["params"])
 
 
 class RandomTextJob(APIView):
@@ -104,21 +125,52 @@ class RandomTextJob(APIView):
         elif "length" in body:
             params["length"] = body["length"]
         try:
-            job = services.create_job(kind=kinds.RANDOM_TEXT, params=params, owner=_owner(request))
+            return _create(request, kind=kinds.RANDOM_TEXT, params=params)
         except ValidationError as error:
             # This endpoint takes `length` itself, not a `params` object: report it that way.
             raise ValidationError(error.detail.get("params", error.detail)) from None
-        return _created(request, job)
+
+
+def _job_or_404(job_id):
+    job = selectors.get_job(job_id)
+    if job is None:
+        raise NotFound(f"no job with id {job_id!r}")
+    return job
 
 
 class JobDetail(APIView):
     """One job by its id."""
 
     def get(self, request, job_id):
-        job = selectors.get_job(job_id)
-        if job is None:
-            raise NotFound(f"no job with id {job_id!r}")
+        return Response(JobSerializer(_job_or_404(job_id), context={"request": request}).data)
+
+
+class _JobAction(APIView):
+    """POST on a job: its owner or staff (a job without an owner: whoever holds its id)."""
+
+    action = None
+
+    def post(self, request, job_id):
+        job = _job_or_404(job_id)
+        if not selectors.may_control(request.user, job):
+            raise PermissionDenied("only the job's owner or staff may do this")
+        try:
+            job = self.action(job=job)
+        except services.JobStateConflict as error:
+            return Response({"error": str(error), "status": job.status}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class JobCancel(_JobAction):
+    """Cancel a pending or running job (409 when it has finished)."""
+
+    action = staticmethod(services.cancel_job)
+
+
+class JobRetry(_JobAction):
+    """Run a failed or cancelled job again as a new attempt (409 otherwise)."""
+
+    action = staticmethod(services.retry_job)
 
 
 def _json_object(request) -> dict:

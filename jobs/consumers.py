@@ -7,18 +7,52 @@ from jobs import events, selectors
 
 # Close codes, in the 4000–4999 range that RFC 6455 leaves to applications.
 CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+SITE_SCOPE = "site"
 
 
 class JobStatusConsumer(AsyncJsonWebsocketConsumer):
-    """`/api/ws/jobs?job_id=ID`: the job's current status at once, then every change."""
+    """`/api/ws/jobs?job_id=ID`: the job's current status at once, then every change.
+
+    Without `job_id`: the signed-in caller's own jobs; `?team=NAME`: the jobs of a team's
+    members, for its members; `?scope=site`: every job, for staff. Anyone else is refused
+    with a close code, never silently subscribed.
+    """
 
     async def connect(self):
         self.subscribed: list[str] = []
         self.last_keys: dict[str, tuple] = {}
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw_id = (query.get("job_id") or [""])[0]
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if "job_id" in query:
+            return await self.connect_job((query.get("job_id") or [""])[0])
+        return await self.connect_stream(query)
+
+    async def connect_stream(self, query: dict) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return await self.refuse(
+                CLOSE_UNAUTHENTICATED, "sign in to stream your jobs, or watch one job with ?job_id=ID"
+            )
+        if "team" in query:
+            name = query["team"][0]
+            team_id = await database_sync_to_async(selectors.team_id_for_member)(user, name)
+            if team_id is None:
+                return await self.refuse(CLOSE_FORBIDDEN, f"you are not a member of team {name[:64]!r}")
+            group = events.team_group(team_id)
+        elif "scope" in query:
+            if query["scope"][0] != SITE_SCOPE:
+                return await self.refuse(CLOSE_BAD_REQUEST, "scope must be 'site'")
+            if not user.is_staff:
+                return await self.refuse(CLOSE_FORBIDDEN, "the site-wide stream is for staff")
+            group = events.SITE_GROUP
+        else:
+            group = events.owner_group(user.pk)
+        await self.join(group)
+        await self.accept()
+
+    async def connect_job(self, raw_id: str) -> None:
         if not raw_id:
             return await self.refuse(CLOSE_BAD_REQUEST, "job_id is required: /api/ws/jobs?job_id=ID")
         job_id = selectors.parse_job_id(raw_id)

@@ -35,11 +35,24 @@ def team_group(team_id: int) -> str:
     return f"jobs.team.{team_id}"
 
 
-def groups_for(job: Job, team_ids=()) -> list[str]:
+def team_ids_of(job: Job) -> list[int]:
+    """The teams (Django groups) of the job's owner, looked up once per job object."""
+    if job.owner_id is None:
+        return []
+    cached = getattr(job, "_team_ids", None)
+    if cached is None:
+        from django.contrib.auth.models import Group
+
+        cached = list(Group.objects.filter(user__id=job.owner_id).values_list("id", flat=True))
+        job._team_ids = cached
+    return cached
+
+
+def groups_for(job: Job) -> list[str]:
     groups = [job_group(job.id), SITE_GROUP]
     if job.owner_id is not None:
         groups.append(owner_group(job.owner_id))
-    groups.extend(team_group(team_id) for team_id in team_ids)
+        groups.extend(team_group(team_id) for team_id in team_ids_of(job))
     return groups
 
 
@@ -72,13 +85,15 @@ async def _send(groups: list[str], event: dict) -> None:
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
 
 
-def publish(job: Job, team_ids=()) -> None:
+def publish(job: Job) -> None:
     """Send the job's current state to everyone watching it. Never raises: the row in
     PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
     event = status_event(job)
-    future = asyncio.run_coroutine_threadsafe(_send(groups_for(job, team_ids), event), _loop_thread.loop())
+    future = None
     try:
+        future = asyncio.run_coroutine_threadsafe(_send(groups_for(job), event), _loop_thread.loop())
         future.result(timeout=PUBLISH_TIMEOUT)
     except Exception:
-        future.cancel()
+        if future is not None:
+            future.cancel()
         log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)

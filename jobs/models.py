@@ -38,6 +38,9 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     worker_name = models.CharField(max_length=200, blank=True, default="")
+    # How many times the worker recovery found this job's worker dead; bounds re-runs of a
+    # job that kills its worker every time.
+    lost_count = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -80,3 +83,19 @@ class Job(models.Model):
             "result": self.result,
             "error": self.error or None,
         }
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` a client sent with a job creation, kept for KEY_TTL."""
+
+    client = models.CharField(max_length=200)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="idempotency_key_per_client")]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.key}"

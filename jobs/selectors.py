@@ -2,6 +2,8 @@
 
 import uuid
 
+import django_rq
+
 from jobs.models import Job
 
 
@@ -28,3 +30,31 @@ def jobs_visible_to(user, *, status: str | None = None, kind: str | None = None)
     if kind:
         jobs = jobs.filter(type=kind)
     return jobs.order_by("-created_at")
+
+
+def team_id_for_member(user, name: str) -> int | None:
+    """The id of team (Django group) `name` when `user` belongs to it, else None."""
+    return user.groups.filter(name=name).values_list("id", flat=True).first()
+
+
+def may_control(user, job: Job) -> bool:
+    """Whether `user` may cancel or retry `job`: its owner or staff; for a job created
+    anonymously, whoever holds its id (the id is the capability, as for reading it)."""
+    if job.owner_id is None:
+        return True
+    return user.is_authenticated and (user.is_staff or user.pk == job.owner_id)
+
+
+def queue_depth() -> int:
+    """Jobs waiting in the RQ queue."""
+    from jobs.services import QUEUE_NAME
+
+    return django_rq.get_queue(QUEUE_NAME).count
+
+
+def live_worker_count() -> int:
+    """Workers whose heartbeat key is alive in Redis."""
+    from jobs.services import worker_heartbeat_key
+
+    connection = django_rq.get_connection()
+    return sum(1 for _ in connection.scan_iter(match=worker_heartbeat_key("*"), count=1000))

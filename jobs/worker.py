@@ -3,10 +3,66 @@
 A SimpleWorker runs each job in the worker process instead of forking one child per job,
 which costs several milliseconds and loses every warm connection (PostgreSQL, Redis, the
 channel layer) each time. Job timeouts still work: RQ arms SIGALRM in the worker itself.
+
+Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
+- a heartbeat key in Redis, rewritten every second, that expires a few seconds after the
+  process is killed, so the jobs it held are known to be lost;
+- the recovery sweep (services.recover_jobs), run every SWEEP_INTERVAL by one worker at a
+  time, which re-queues or fails lost jobs and enqueues pending jobs Redis does not hold.
 """
 
+import logging
+import threading
+
+from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
+
+from jobs import services
+
+log = logging.getLogger("bespin.worker")
+
+SWEEP_INTERVAL = 2.0
+SWEEP_LOCK = "bespin:recovery:lock"
 
 
 class BespinWorker(SimpleWorker):
-    pass
+    def work(self, *args, **kwargs):
+        # RQ's scheduler runs the delayed retries of kinds that declare them.
+        kwargs["with_scheduler"] = True
+        self._bespin_stop = threading.Event()
+        threads = [
+            threading.Thread(target=self._beat, name="bespin-heartbeat", daemon=True),
+            threading.Thread(target=self._sweep, name="bespin-recovery", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            self._bespin_stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+            try:
+                self.connection.delete(services.worker_heartbeat_key(self.name))
+            except Exception:
+                pass
+
+    def _beat(self) -> None:
+        key = services.worker_heartbeat_key(self.name)
+        while not self._bespin_stop.is_set():
+            try:
+                self.connection.set(key, "1", ex=services.HEARTBEAT_TTL)
+            except Exception:
+                log.warning("heartbeat failed worker=%s", self.name, exc_info=True)
+            self._bespin_stop.wait(services.HEARTBEAT_INTERVAL)
+
+    def _sweep(self) -> None:
+        while not self._bespin_stop.wait(SWEEP_INTERVAL):
+            try:
+                # One sweep per interval across all workers; a second one would be safe, only wasted.
+                if self.connection.set(SWEEP_LOCK, self.name, nx=True, px=int(SWEEP_INTERVAL * 900)):
+                    close_old_connections()
+                    services.recover_jobs()
+            except Exception:
+                log.warning("recovery sweep failed worker=%s", self.name, exc_info=True)
+        connection.close()

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from jobs import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-queue or fail jobs whose worker died, and enqueue pending jobs that Redis lost. "
+        "Workers run this every few seconds; it is safe to run anywhere, any time."
+    )
+
+    def handle(self, *args, **options):
+        report = services.recover_jobs()
+        self.stdout.write(
+            f"lost jobs re-queued: {len(report.requeued_lost)}, lost jobs failed: {len(report.failed_lost)}, "
+            f"pending jobs enqueued again: {len(report.reenqueued)}"
+        )
