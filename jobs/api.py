@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -9,7 +10,30 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from jobs import kinds, selectors, services
-from jobs.serializers import JobCreateSerializer, JobListFilter, JobSerializer
+from jobs.serializers import (
+    ApiInfoSerializer,
+    ErrorSerializer,
+    JobCreateSerializer,
+    JobListFilter,
+    JobSerializer,
+    LivenessSerializer,
+    RandomTextBodySerializer,
+)
+
+_ERROR = OpenApiResponse(ErrorSerializer, '`{"error": reason}`')
+_BAD_INPUT = OpenApiResponse(ErrorSerializer, 'bad input: `{"error": reason, "fields": {…}}`')
+_IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, description="the same key from the same client within 24 h "
+    "returns the first job (200, `Idempotent-Replayed: true`) instead of creating another"
+)  # fmt: skip
+_CREATE_RESPONSES = {
+    201: JobSerializer,
+    200: OpenApiResponse(JobSerializer, "replay of an Idempotency-Key: the first job"),
+    400: _BAD_INPUT,
+    415: _ERROR,
+    422: OpenApiResponse(ErrorSerializer, "Idempotency-Key reused with different parameters"),
+    429: OpenApiResponse(ErrorSerializer, "anonymous creation throttled; see Retry-After"),
+}
 
 
 class JobCreateAnonThrottle(AnonRateThrottle):
@@ -24,6 +48,7 @@ class JobCreateAnonThrottle(AnonRateThrottle):
 class ApiRoot(APIView):
     """Bespin's API: what it is and where to go next."""
 
+    @extend_schema(responses=ApiInfoSerializer)
     def get(self, request):
         return Response(
             {
@@ -46,6 +71,7 @@ class Liveness(APIView):
 
     message = "Bespin API is running"
 
+    @extend_schema(responses=LivenessSerializer)
     def get(self, request):
         return Response({"message": self.message, "timestamp": timezone.now().isoformat()})
 
@@ -94,6 +120,11 @@ class JobList(APIView):
     def get_throttles(self):
         return [JobCreateAnonThrottle()] if self.request.method == "POST" else []
 
+    @extend_schema(
+        operation_id="jobs_list",
+        parameters=[JobListFilter, OpenApiParameter("page", int)],
+        responses={200: JobSerializer(many=True), 400: _BAD_INPUT, 401: _ERROR, 403: _ERROR, 404: _ERROR},
+    )
     def get(self, request):
         if not request.user.is_authenticated:
             raise NotAuthenticated("sign in (session or Authorization: Token …) to list jobs")
@@ -106,6 +137,9 @@ class JobList(APIView):
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
 
+    @extend_schema(
+        operation_id="jobs_create", request=JobCreateSerializer, parameters=[_IDEMPOTENCY], responses=_CREATE_RESPONSES
+    )
     def post(self, request):
         envelope = JobCreateSerializer(data=_json_object(request))
         envelope.is_valid(raise_exception=True)
@@ -117,6 +151,11 @@ class RandomTextJob(APIView):
 
     throttle_classes = [JobCreateAnonThrottle]
 
+    @extend_schema(
+        request=RandomTextBodySerializer,
+        parameters=[OpenApiParameter("length", int, description="words (default 100)"), _IDEMPOTENCY],
+        responses=_CREATE_RESPONSES,
+    )
     def post(self, request):
         body = _json_object(request)
         params = {}
@@ -141,6 +180,7 @@ def _job_or_404(job_id):
 class JobDetail(APIView):
     """One job by its id."""
 
+    @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, 404: _ERROR})
     def get(self, request, job_id):
         return Response(JobSerializer(_job_or_404(job_id), context={"request": request}).data)
 
@@ -148,14 +188,23 @@ class JobDetail(APIView):
 class _JobAction(APIView):
     """POST on a job: its owner or staff (a job without an owner: whoever holds its id)."""
 
-    action = None
+    change = None
 
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            403: _ERROR,
+            404: _ERROR,
+            409: OpenApiResponse(ErrorSerializer, "the job's status forbids it"),
+        },
+    )
     def post(self, request, job_id):
         job = _job_or_404(job_id)
         if not selectors.may_control(request.user, job):
             raise PermissionDenied("only the job's owner or staff may do this")
         try:
-            job = self.action(job=job)
+            job = self.change(job=job)
         except services.JobStateConflict as error:
             return Response({"error": str(error), "status": job.status}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job, context={"request": request}).data)
@@ -164,13 +213,13 @@ class _JobAction(APIView):
 class JobCancel(_JobAction):
     """Cancel a pending or running job (409 when it has finished)."""
 
-    action = staticmethod(services.cancel_job)
+    change = staticmethod(services.cancel_job)
 
 
 class JobRetry(_JobAction):
     """Run a failed or cancelled job again as a new attempt (409 otherwise)."""
 
-    action = staticmethod(services.retry_job)
+    change = staticmethod(services.retry_job)
 
 
 def _json_object(request) -> dict:

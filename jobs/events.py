@@ -85,15 +85,28 @@ async def _send(groups: list[str], event: dict) -> None:
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
 
 
+def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
+    """Run `coroutine` on this process's publishing loop and wait for its result."""
+    future = asyncio.run_coroutine_threadsafe(coroutine, _loop_thread.loop())
+    try:
+        return future.result(timeout=timeout)
+    except BaseException:
+        future.cancel()
+        raise
+
+
 def publish(job: Job) -> None:
     """Send the job's current state to everyone watching it. Never raises: the row in
     PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
-    event = status_event(job)
-    future = None
     try:
-        future = asyncio.run_coroutine_threadsafe(_send(groups_for(job), event), _loop_thread.loop())
-        future.result(timeout=PUBLISH_TIMEOUT)
+        run(_send(groups_for(job), status_event(job)))
     except Exception:
-        if future is not None:
-            future.cancel()
         log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)
+
+
+async def layer_roundtrip() -> None:
+    """Send a message to a fresh channel and read it back: the channel layer works."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "health.ping"})
+    await asyncio.wait_for(layer.receive(channel), timeout=2)

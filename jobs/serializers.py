@@ -35,3 +35,25 @@ class JobCreateSerializer(serializers.Serializer):
 class JobListFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.values, required=False)
     type = serializers.ChoiceField(choices=sorted(kinds.KINDS), required=False)
+
+
+class RandomTextBodySerializer(serializers.Serializer):
+    length = serializers.IntegerField(required=False, help_text="words (default 100); `?length=` wins")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField(help_text="why the request failed")
+    fields = serializers.DictField(required=False, help_text="per-field messages, for bad input")
+
+
+class LivenessSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+
+
+class ApiInfoSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    description = serializers.CharField()
+    links = serializers.DictField(child=serializers.CharField())
+    job_types = serializers.ListField(child=serializers.CharField())

@@ -15,6 +15,7 @@ from datetime import timedelta
 from functools import partial
 
 import django_rq
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
@@ -34,8 +35,6 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 # A running job whose worker's key is gone has lost its worker.
 HEARTBEAT_INTERVAL = 1.0
 HEARTBEAT_TTL = 5
-# A pending job younger than this may still be on its way to Redis (enqueue after commit).
-ENQUEUE_GRACE = timedelta(seconds=10)
 # A job lost with its worker this many times is failed even when its kind is safe to re-run:
 # it is probably what kills the worker.
 MAX_LOST = 3
@@ -61,7 +60,7 @@ def worker_heartbeat_key(worker_name: str) -> str:
 def rq_job_id(job: Job) -> str:
     # One RQ job per attempt, so RQ's bookkeeping of an earlier attempt (its started or failed
     # registry) never touches the next one.
-    return f"{job.id}.{job.attempt}"
+    return f"{job.id}_{job.attempt}"
 
 
 def validate_params(*, kind: str, params) -> tuple[kinds.JobKind, dict]:
@@ -384,7 +383,9 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
 
 
 def _reenqueue_missing(connection, report: Recovery) -> None:
-    pending = list(Job.objects.filter(status=JobStatus.PENDING, created_at__lt=timezone.now() - ENQUEUE_GRACE))
+    # A younger pending job may still be on its way to Redis (enqueue runs after commit).
+    grace = timedelta(seconds=settings.ENQUEUE_GRACE_SECONDS)
+    pending = list(Job.objects.filter(status=JobStatus.PENDING, created_at__lt=timezone.now() - grace))
     if not pending:
         return
     rq_jobs = RQJob.fetch_many([rq_job_id(job) for job in pending], connection=connection)

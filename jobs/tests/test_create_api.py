@@ -20,7 +20,7 @@ def test_random_text_with_query_length_creates_pending_job(api, queue):
 def test_random_text_is_enqueued_after_commit(api, queue, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         job_id = api.post("/api/jobs/random-text?length=5").json()["id"]
-    assert queue.job_ids == [job_id]
+    assert queue.job_ids == [f"{job_id}_1"]
 
 
 def test_random_text_with_json_body_length(api):
