@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "channels",
     "django_rq",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "jobs",
     "webhooks",
 ]
@@ -149,11 +151,29 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "bespin.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"job_create_anon": THROTTLE_ANON},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bespin API",
+    "DESCRIPTION": "Create jobs, watch them over WebSockets (/api/ws/jobs?job_id=ID), receive signed webhooks. "
+    'Every error is {"error": "<reason>"}, with "fields" for bad input.',
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The interactive page's files come from the sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Prometheus metrics at /metrics; off unless turned on (they reveal job and webhook volumes).
+METRICS_ENABLED = env_bool("BESPIN_METRICS", False)
 
 # Job kinds
 RANDOM_TEXT_MAX_WORDS = env_int("BESPIN_RANDOM_TEXT_MAX_WORDS", 100_000, minimum=1)
 SLEEP_MAX_SECONDS = env_int("BESPIN_SLEEP_MAX_SECONDS", 3600, minimum=1)
+# Recovery: a pending job older than this that Redis does not hold is enqueued again.
+ENQUEUE_GRACE_SECONDS = env_int("BESPIN_ENQUEUE_GRACE", 10, minimum=0)
 
 LOGGING = {
     "version": 1,
@@ -163,3 +183,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# Webhooks
+def _webhook_secrets_from_environment() -> dict[str, list[str]]:
+    """`<SOURCE>_WEBHOOK_SECRET` defines source `<source>`; several secrets are separated by spaces."""
+    import os
+
+    suffix = "_WEBHOOK_SECRET"
+    return {
+        name[: -len(suffix)].lower(): value.split()
+        for name, value in os.environ.items()
+        if name.endswith(suffix) and len(name) > len(suffix)
+    }
+
+
+WEBHOOK_SECRETS = _webhook_secrets_from_environment()
+# GitHub caps its payloads at 25 MB; most senders stay far below 1 MiB.
+WEBHOOK_MAX_BODY_BYTES = env_int("BESPIN_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1)
+WEBHOOK_RATE_PER_MINUTE = env_int("BESPIN_WEBHOOK_RATE_PER_MINUTE", 6000, minimum=0)
+WEBHOOK_TOLERANCE_SECONDS = env_int("BESPIN_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=0)
+WEBHOOK_CONFIG_TTL = env_int("BESPIN_WEBHOOK_CONFIG_TTL", 5, minimum=0)
+WEBHOOK_REJECTIONS_KEPT = env_int("BESPIN_WEBHOOK_REJECTIONS_KEPT", 20, minimum=1)
