@@ -1,0 +1,224 @@
+"""The table run.py prints and writes into docs/BENCHMARKS.md, with the machine it ran on.
+
+Only the block between this mode's markers is replaced; everything else in the document
+(profile findings, notes) is written by people and kept as it is.
+"""
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.stack import ROOT, Stack
+
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+# The issue's targets.
+LATENCY_P50_FACTOR = 2.0
+LATENCY_P99_FACTOR = 3.0
+THROUGHPUT_FACTOR = 0.8
+CREATION_TARGET = 1000
+WEBHOOK_TARGET = 1000
+SOCKETS_TARGET = 5000
+
+
+def machine_info() -> dict:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )  # fmt: skip
+    mem_kib = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "commit": commit.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else ""),
+        "packages": ", ".join(
+            f"{name} {version(name)}" for name in ("Django", "channels", "channels-redis", "daphne", "uvicorn", "rq")
+        ),
+    }
+
+
+def service_versions(stack: Stack) -> dict:
+    with stack.db() as db:
+        postgres = db.execute("SHOW server_version").fetchone()[0]
+    return {"postgresql": postgres, "redis": stack.redis.info("server")["redis_version"]}
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if value == value else "n/a"
+
+
+def _met(ok: bool | None) -> str:
+    return "—" if ok is None else ("yes" if ok else "**no**")
+
+
+def render(results: dict, machine: dict, *, quick: bool) -> str:
+    config = results["config"]
+    lat, raw_lat = results["latency"], results["raw_latency"]
+    thr, raw_thr = results["throughput"], results["raw_throughput"]
+    create, raw_enqueue = results["creation"], results["raw_enqueue"]
+    hooks, ws = results["webhooks"], results["websockets"]
+
+    p50_ratio = lat["p50_ms"] / raw_lat["p50_ms"]
+    p99_ratio = lat["p99_ms"] / raw_lat["p99_ms"]
+    thr_ratio = thr["rate"] / raw_thr["rate"] if raw_thr["rate"] else float("nan")
+    if hooks.get("available"):
+        stored = f", {hooks['stored']} stored" if hooks.get("stored") is not None else ""
+        hooks_cell = f"{hooks['rate']:.0f}/s ({hooks['accepted']}/{hooks['requests']} 2xx{stored})"
+        hooks_met = _met(hooks["rate"] >= WEBHOOK_TARGET and hooks["accepted"] == hooks["requests"])
+    else:
+        hooks_cell = f"not available (probe answered {hooks.get('probe')})"
+        hooks_met = "—"
+    ws_cell = (
+        f"{ws['completed']}/{ws['sockets']} sockets got `completed`; "
+        f"{ws['kib_per_socket']:.0f} KiB per socket (RSS {ws['rss_before_mib']:.0f} → {ws['rss_open_mib']:.0f} MiB)"
+    )
+    ws_met = (
+        _met(ws["completed"] >= SOCKETS_TARGET) if ws["sockets"] >= SOCKETS_TARGET else f"— (quick: {ws['sockets']})"
+    )
+
+    rows = [
+        ("End to end p50: `POST /api/jobs/random-text` → `completed` on a WebSocket",
+         f"≤ {LATENCY_P50_FACTOR:g}x raw RQ p50", f"{_ms(lat['p50_ms'])} ({p50_ratio:.1f}x)",
+         f"{_ms(raw_lat['p50_ms'])} enqueue → result", _met(p50_ratio <= LATENCY_P50_FACTOR)),
+        ("End to end p99", f"≤ {LATENCY_P99_FACTOR:g}x raw RQ p99", f"{_ms(lat['p99_ms'])} ({p99_ratio:.1f}x)",
+         _ms(raw_lat["p99_ms"]), _met(p99_ratio <= LATENCY_P99_FACTOR)),
+        (f"Throughput, {config['workers']} workers, {thr['created']} jobs from {config['clients']} clients",
+         f"≥ {THROUGHPUT_FACTOR:g}x raw RQ", f"{thr['rate']:.0f} jobs/s ({thr_ratio:.2f}x)",
+         f"{raw_thr['rate']:.0f} jobs/s ({config['workers']} SimpleWorkers)", _met(thr_ratio >= THROUGHPUT_FACTOR)),
+        (f"Job creation, {config['clients']} clients (workers suspended)", f"≥ {CREATION_TARGET:,}/s",
+         f"{create['rate']:.0f}/s (p50 {_ms(create['p50_ms'])}, {create['created']} jobs)",
+         f"{raw_enqueue['rate']:.0f}/s plain enqueue",
+         _met(create["rate"] >= CREATION_TARGET)),
+        (f"Webhook ingestion, {config['senders']} senders, verified and stored", f"≥ {WEBHOOK_TARGET:,}/s",
+         hooks_cell, "—", hooks_met),
+        ("Open WebSockets on one Daphne, each getting its job's updates", f"≥ {SOCKETS_TARGET:,}, memory reported",
+         ws_cell, "—", ws_met),
+    ]  # fmt: skip
+
+    first = ", ".join(f"{status} {count}" for status, count in sorted(lat["first_status"].items()))
+    extra = [
+        (
+            "POST answered (201), p50 / first WebSocket message, p50",
+            f"{_ms(lat['post_p50_ms'])} / {_ms(lat['first_ws_message_p50_ms'])}; first status seen on connect: {first}",
+        ),
+    ]
+    if "uvicorn_latency" in results:
+        uv_lat, uv_create = results["uvicorn_latency"], results["uvicorn_creation"]
+        extra += [
+            (
+                "uvicorn (httptools, uvloop) instead of Daphne: end to end p50 / p99",
+                f"{_ms(uv_lat['p50_ms'])} / {_ms(uv_lat['p99_ms'])} ({uv_lat['n']} jobs)",
+            ),
+            (
+                "uvicorn: job creation, workers suspended",
+                f"{uv_create['rate']:.0f}/s (p50 {_ms(uv_create['p50_ms'])}, {uv_create['created']} jobs)",
+            ),
+        ]
+    extra += [
+        ("Job creation while the throughput run's 2 workers run (Daphne)", f"{thr['submit_rate']:.0f}/s"),
+        ("Raw RQ enqueue while its 2 workers run", f"{raw_thr['submit_rate']:.0f}/s"),
+        ("WebSockets: time to open them all / to deliver every `completed`",
+         f"{ws['open_seconds']:.1f} s ({ws['opened'] / ws['open_seconds']:.0f}/s) / {ws['run_seconds']:.1f} s; "
+         f"RSS after the jobs {ws['rss_after_mib']:.0f} MiB; errors {ws['errors'] or 'none'}"),
+    ]  # fmt: skip
+
+    lines = [
+        f"Run of {machine['date']}, {'quick' if quick else 'full'} mode, {results['seconds']:.0f} s in all. "
+        f"Commit {machine['commit']}.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram']} RAM, {machine['os']}; "
+        f"Python {machine['python']}, PostgreSQL {machine.get('postgresql', '?')}, Redis {machine.get('redis', '?')}; "
+        f"{machine['packages']}. Load average at the start: {machine['load']} (the cores are shared; "
+        "figures move with whatever else runs).",
+        "",
+        "| figure | target | measured | raw-RQ baseline | met? |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+        "| more measurements | value |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in extra),
+        "",
+        *_cpu_table(results),
+        "",
+        *_queries(results.get("queries", {})),
+    ]
+    return "\n".join(lines)
+
+
+def _cpu_table(results: dict) -> list[str]:
+    """CPU milliseconds per job by process, for the two throughput runs."""
+    thr, raw = results["throughput"], results["raw_throughput"]
+    groups = sorted(set(thr["cpu"]["cpu"]) | set(raw["cpu"]["cpu"]))
+    per = max(thr["completed"], 1), max(raw["completed"], 1)
+    rows = [
+        f"| {group} | {thr['cpu']['cpu'].get(group, 0) * 1000 / per[0]:.2f} | "
+        f"{raw['cpu']['cpu'].get(group, 0) * 1000 / per[1]:.2f} |"
+        for group in groups
+    ]
+    total = sum(thr["cpu"]["cpu"].values()) * 1000 / per[0], sum(raw["cpu"]["cpu"].values()) * 1000 / per[1]
+    return [
+        "CPU per job during the throughput runs (ms of CPU, from /proc; redis-server is shared with other users):",
+        "",
+        "| process | Bespin | raw RQ |",
+        "|---|---|---|",
+        *rows,
+        f"| **total** | **{total[0]:.2f}** | **{total[1]:.2f}** |",
+    ]
+
+
+def _queries(probe: dict) -> list[str]:
+    if not probe or "error" in probe:
+        return [f"Queries per job: probe failed: {probe.get('error', 'not run')}"]
+    lines = ["SQL per job (bench/queries.py; pool check-outs are each one more round trip, a health check):", ""]
+    for side, label in (("create", "API, create_job"), ("run", "worker, run_job")):
+        part = probe[side]
+        lines.append(
+            f"- {label}: {len(part['statements'])} statements, {part['pool'].get('requests_num', 0)} pool check-out(s)"
+        )
+        lines.extend(f"  - `{statement}`" for statement in part["statements"])
+    return lines
+
+
+def write(text: str, *, quick: bool) -> None:
+    mode = "quick" if quick else "full"
+    start, end = f"<!-- bench:{mode}:start -->", f"<!-- bench:{mode}:end -->"
+    block = f"{start}\n{text}\n{end}"
+    doc = DOC.read_text() if DOC.exists() else _SKELETON
+    if start in doc and end in doc:
+        doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end) :]
+    else:
+        doc = doc.rstrip() + f"\n\n## Latest {mode} run\n\n{block}\n"
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(doc)
+
+
+_SKELETON = """# Benchmarks
+
+`make bench` (about 5 minutes) or `make bench QUICK=1` (under a minute) measures Bespin beside
+raw RQ on this machine and rewrites the blocks below.
+
+## Latest full run
+
+<!-- bench:full:start -->
+(not run yet)
+<!-- bench:full:end -->
+
+## Latest quick run
+
+<!-- bench:quick:start -->
+(not run yet)
+<!-- bench:quick:end -->
+"""
