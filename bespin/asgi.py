@@ -13,6 +13,7 @@ from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from jobs.routing import websocket_urlpatterns  # noqa: E402
+from webhooks.asgi import WebhookIngress  # noqa: E402
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -25,7 +26,8 @@ class BrowserOriginValidator(OriginValidator):
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Webhook deliveries are answered by the ingress; every other request by Django.
+        "http": WebhookIngress(django_asgi_app),
         "websocket": BrowserOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
         ),

@@ -1,0 +1,287 @@
+"""Signature schemes: how each kind of sender signs a delivery, names its event and its id.
+
+Each scheme verifies the raw bytes before anything parses them, compares in constant time,
+and passes a delivery when any active key verifies any signature it carries (rotation).
+A malformed header is a `Rejected` with a reason the sender can act on, never an exception.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+from webhooks import headers as h
+from webhooks.models import SchemeName
+from webhooks.rejections import Reason, Rejected
+
+UNKNOWN_EVENT = "unknown"
+MAX_EVENT_LENGTH = 200
+MAX_DELIVERY_ID_LENGTH = 200
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_SHA256_PREFIX = "sha256="
+
+
+def _ascii(value: str) -> bytes:
+    # Header values arrive as latin-1 text; anything else cannot match a signature anyway.
+    return value.encode("latin-1", errors="replace")
+
+
+def _any_matches(expected: Sequence[bytes], given: Sequence[bytes]) -> bool:
+    matched = False
+    for wanted in expected:
+        for candidate in given:
+            # No early exit: the time taken does not depend on which pair matched.
+            matched |= hmac.compare_digest(wanted, candidate)
+    return matched
+
+
+def _require_keys(keys: Sequence[bytes]) -> None:
+    if not keys:
+        raise Rejected(Reason.NO_ACTIVE_SECRET, "this source has no active secret: nothing can verify")
+
+
+def _check_timestamp(timestamp: int, *, tolerance: int, now: float) -> None:
+    if tolerance and abs(now - timestamp) > tolerance:
+        raise Rejected(
+            Reason.TIMESTAMP_OUT_OF_TOLERANCE,
+            f"signed timestamp {timestamp} is {abs(now - timestamp):.0f} s from the server's clock "
+            f"(tolerance {tolerance} s): a replay, or a sender clock that is off",
+        )
+
+
+def _default_event(headers: Mapping[str, str], payload: dict) -> str:
+    event = payload.get("event")
+    if isinstance(event, str) and event:
+        return event
+    return headers.get(h.EVENT) or UNKNOWN_EVENT
+
+
+def body_hash(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def clean_delivery_id(value: str) -> str:
+    """A delivery id that fits its column: one too long is replaced by its hash, not cut
+    (two ids cut to the same prefix would be taken for one delivery)."""
+    value = value.replace("\x00", "")
+    if len(value) > MAX_DELIVERY_ID_LENGTH:
+        return "sha256:" + hashlib.sha256(value.encode("utf-8", errors="replace")).hexdigest()
+    return value
+
+
+def clean_event(value: str) -> str:
+    return value.replace("\x00", "")[:MAX_EVENT_LENGTH] or UNKNOWN_EVENT
+
+
+class Scheme:
+    name: str
+    signature_header: str
+
+    def key(self, secret: str) -> bytes | None:
+        """The HMAC key of a configured secret; None for one that can never verify."""
+        secret = secret.strip()
+        return secret.encode() if secret else None
+
+    def verify(self, *, body: bytes, headers: Mapping[str, str], keys: Sequence[bytes], tolerance: int, now: float):
+        raise NotImplementedError
+
+    def event(self, *, headers: Mapping[str, str], payload: dict) -> str:
+        return clean_event(_default_event(headers, payload))
+
+    def delivery_id(self, *, headers: Mapping[str, str], payload: dict, body: bytes) -> str:
+        return body_hash(body)
+
+
+class BespinScheme(Scheme):
+    """`X-Webhook-Signature: <hex HMAC-SHA256 of the raw body>`, `sha256=` prefix optional."""
+
+    name = SchemeName.BESPIN
+    signature_header = h.SIGNATURE
+
+    def verify(self, *, body, headers, keys, tolerance, now):
+        value = (headers.get(h.SIGNATURE) or "").strip()
+        if not value:
+            raise Rejected(Reason.MISSING_SIGNATURE, f"missing {h.SIGNATURE} header")
+        if value[: len(_SHA256_PREFIX)].lower() == _SHA256_PREFIX:
+            value = value[len(_SHA256_PREFIX) :]
+        value = value.lower()
+        if len(value) != 64 or not _HEX_DIGITS.issuperset(value):
+            raise Rejected(
+                Reason.MALFORMED_SIGNATURE,
+                f"{h.SIGNATURE} must be the 64 hex digits of HMAC-SHA256(secret, raw body), optionally after sha256=",
+            )
+        _require_keys(keys)
+        expected = [hmac.new(key, body, hashlib.sha256).hexdigest().encode() for key in keys]
+        if not _any_matches(expected, [_ascii(value)]):
+            raise Rejected(Reason.BAD_SIGNATURE, f"{h.SIGNATURE} does not match any active secret of this source")
+
+
+class GitHubScheme(Scheme):
+    """GitHub: `X-Hub-Signature-256: sha256=<hex>`, the same HMAC as the default scheme, so a
+    delivery that carries only `X-Webhook-Signature` is verified the default way."""
+
+    name = SchemeName.GITHUB
+    signature_header = h.GITHUB_SIGNATURE
+
+    def verify(self, *, body, headers, keys, tolerance, now):
+        value = (headers.get(h.GITHUB_SIGNATURE) or "").strip()
+        if not value:
+            if headers.get(h.SIGNATURE):
+                return BESPIN.verify(body=body, headers=headers, keys=keys, tolerance=tolerance, now=now)
+            hint = (
+                f" (the SHA-1 {h.GITHUB_SIGNATURE_SHA1} is not accepted)"
+                if headers.get(h.GITHUB_SIGNATURE_SHA1)
+                else ""
+            )
+            raise Rejected(Reason.MISSING_SIGNATURE, f"missing {h.GITHUB_SIGNATURE} header{hint}")
+        digest = value[len(_SHA256_PREFIX) :]
+        if value[: len(_SHA256_PREFIX)] != _SHA256_PREFIX or len(digest) != 64 or not _HEX_DIGITS.issuperset(digest):
+            raise Rejected(
+                Reason.MALFORMED_SIGNATURE, f"{h.GITHUB_SIGNATURE} must be sha256= and 64 lowercase hex digits"
+            )
+        _require_keys(keys)
+        expected = [hmac.new(key, body, hashlib.sha256).hexdigest().encode() for key in keys]
+        if not _any_matches(expected, [_ascii(digest)]):
+            raise Rejected(
+                Reason.BAD_SIGNATURE, f"{h.GITHUB_SIGNATURE} does not match any active secret of this source"
+            )
+
+    def event(self, *, headers, payload):
+        return clean_event(headers.get(h.GITHUB_EVENT) or _default_event(headers, payload))
+
+    def delivery_id(self, *, headers, payload, body):
+        delivery = (headers.get(h.GITHUB_DELIVERY) or "").strip()
+        return clean_delivery_id(delivery) if delivery else body_hash(body)
+
+
+class StripeScheme(Scheme):
+    """Stripe: `Stripe-Signature: t=<unix time>,v1=<hex>[,v1=…]`, the HMAC-SHA256 of
+    `"<t>." + body` keyed with the whole `whsec_…` string. The event is the body's `type`,
+    the delivery id the event's `id`, which Stripe keeps across its retries."""
+
+    name = SchemeName.STRIPE
+    signature_header = h.STRIPE_SIGNATURE
+
+    def verify(self, *, body, headers, keys, tolerance, now):
+        value = headers.get(h.STRIPE_SIGNATURE) or ""
+        if not value.strip():
+            raise Rejected(Reason.MISSING_SIGNATURE, f"missing {h.STRIPE_SIGNATURE} header")
+        timestamps, signatures = [], []
+        for item in value.split(","):
+            name, _, field = item.strip().partition("=")
+            if name == "t":
+                timestamps.append(field)
+            elif name == "v1":
+                signatures.append(_ascii(field.strip().lower()))
+        if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
+            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STRIPE_SIGNATURE} needs exactly one t=<unix seconds>")
+        if not signatures:
+            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STRIPE_SIGNATURE} carries no v1= signature")
+        _require_keys(keys)
+        timestamp = int(timestamps[0])
+        signed = f"{timestamp}.".encode() + body
+        expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in keys]
+        if not _any_matches(expected, signatures):
+            raise Rejected(Reason.BAD_SIGNATURE, f"no v1 signature in {h.STRIPE_SIGNATURE} matches an active secret")
+        # After the signature, so that "out of tolerance" always means a genuine but stale delivery.
+        _check_timestamp(timestamp, tolerance=tolerance, now=now)
+
+    def event(self, *, headers, payload):
+        kind = payload.get("type")
+        return clean_event(kind) if isinstance(kind, str) and kind else super().event(headers=headers, payload=payload)
+
+    def delivery_id(self, *, headers, payload, body):
+        event_id = payload.get("id")
+        return clean_delivery_id(event_id) if isinstance(event_id, str) and event_id else body_hash(body)
+
+
+class StandardScheme(Scheme):
+    """Standard Webhooks: `webhook-signature: v1,<base64>[ v1,…]` over
+    `"<webhook-id>.<webhook-timestamp>." + body`, keyed with the base64 after `whsec_`."""
+
+    name = SchemeName.STANDARD
+    signature_header = h.STANDARD_SIGNATURE
+    SECRET_PREFIX = "whsec_"
+
+    def key(self, secret):
+        secret = secret.strip()
+        if secret.startswith(self.SECRET_PREFIX):
+            secret = secret[len(self.SECRET_PREFIX) :]
+        try:
+            key = base64.b64decode(secret, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return key or None
+
+    def verify(self, *, body, headers, keys, tolerance, now):
+        for name in (h.STANDARD_ID, h.STANDARD_TIMESTAMP, h.STANDARD_SIGNATURE):
+            if not (headers.get(name) or "").strip():
+                raise Rejected(Reason.MISSING_SIGNATURE, f"missing {name} header")
+        message_id = headers[h.STANDARD_ID].strip()
+        raw_timestamp = headers[h.STANDARD_TIMESTAMP].strip()
+        if not raw_timestamp.isascii() or not raw_timestamp.isdigit():
+            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STANDARD_TIMESTAMP} must be unix seconds")
+        signatures = []
+        for item in headers[h.STANDARD_SIGNATURE].split():
+            version, _, signature = item.partition(",")
+            if version == "v1" and signature:
+                signatures.append(_ascii(signature))
+        if not signatures:
+            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STANDARD_SIGNATURE} carries no v1,<base64> signature")
+        _require_keys(keys)
+        timestamp = int(raw_timestamp)
+        signed = f"{message_id}.{timestamp}.".encode("utf-8", errors="replace") + body
+        expected = [base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()) for key in keys]
+        if not _any_matches(expected, signatures):
+            raise Rejected(Reason.BAD_SIGNATURE, f"no v1 signature in {h.STANDARD_SIGNATURE} matches an active secret")
+        _check_timestamp(timestamp, tolerance=tolerance, now=now)
+
+    def event(self, *, headers, payload):
+        kind = payload.get("type")
+        return clean_event(kind) if isinstance(kind, str) and kind else super().event(headers=headers, payload=payload)
+
+    def delivery_id(self, *, headers, payload, body):
+        return clean_delivery_id(headers[h.STANDARD_ID].strip())
+
+
+BESPIN = BespinScheme()
+SCHEMES: dict[str, Scheme] = {
+    scheme.name: scheme for scheme in (BESPIN, GitHubScheme(), StripeScheme(), StandardScheme())
+}
+
+
+def get_scheme(name: str) -> Scheme:
+    return SCHEMES[name]
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def parse_payload(body: bytes) -> dict:
+    """The body as a JSON object that PostgreSQL can store, or Rejected(NOT_JSON_OBJECT)."""
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON and undecodable bytes (UnicodeDecodeError is one).
+        raise Rejected(Reason.NOT_JSON_OBJECT, "the body must be a JSON object (UTF-8)") from None
+    if not isinstance(payload, dict):
+        raise Rejected(Reason.NOT_JSON_OBJECT, f"the body must be a JSON object, not {type(payload).__name__}")
+    try:
+        text = json.dumps(payload, ensure_ascii=False)
+        text.encode("utf-8")
+    except (UnicodeEncodeError, RecursionError):
+        raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds a lone UTF-16 surrogate, which is not text") from None
+    if "\x00" in text:
+        raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds \\u0000, which PostgreSQL's jsonb cannot store")
+    return payload

@@ -1,0 +1,364 @@
+"""Every write of the webhooks app: receiving a delivery, counting a rejection, configuring
+sources, secrets and triggers, replaying and pruning receipts.
+
+The HTTP entry points (the ASGI ingress under Daphne, the Django view elsewhere), the admin and
+the management commands all call these functions.
+"""
+
+import base64
+import json
+import logging
+import secrets as random_secrets
+import time
+import uuid
+from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from jobs import services as job_services
+from webhooks import counters, crypto, selectors
+from webhooks import headers as h
+from webhooks.models import SchemeName, WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
+from webhooks.rejections import Reason, Rejected
+from webhooks.schemes import get_scheme, parse_payload
+from webhooks.selectors import SourceConfig, TriggerRule
+
+log = logging.getLogger("bespin.webhooks")
+
+# What a kept rejection shows of the body: enough to recognise it, not to store it.
+REJECTION_BODY_BYTES = 256
+RATE_WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Accepted:
+    receipt_id: uuid.UUID
+    event: str
+    job_id: uuid.UUID | None
+    created: bool  # False for a redelivery: the receipt is the first delivery's
+
+
+def receive_webhook(*, source_name: str, headers: Mapping[str, str], body: bytes) -> Accepted:
+    """Verify one delivery to `source_name` and store it, starting the job its event triggers.
+
+    Raises Rejected (unknown or disabled source, over the rate, too large, missing or bad
+    signature, stale timestamp, not a JSON object) after counting it against the source.
+    A redelivery of a stored delivery id returns the first receipt with `created=False`.
+    """
+    source = selectors.source_config(source_name)
+    try:
+        if source is None:
+            raise Rejected(Reason.UNKNOWN_SOURCE, f"no webhook source named {source_name[:64]!r}")
+        if not source.enabled:
+            raise Rejected(Reason.SOURCE_DISABLED, f"webhook source {source.name!r} is disabled")
+        check_rate(source=source)
+        if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+            raise too_large()
+        now = time.time()
+        source.scheme.verify(
+            body=body, headers=headers, keys=source.active_keys(now), tolerance=source.tolerance_seconds, now=now
+        )
+        payload = parse_payload(body)
+    except Rejected as rejection:
+        if source is not None:
+            record_rejection(source=source.name, rejection=rejection, headers=headers, body=body)
+        else:
+            log.info("webhook_rejected source=%r reason=%s", source_name[:64], rejection.reason)
+        raise
+    event = source.scheme.event(headers=headers, payload=payload)
+    return record_delivery(
+        source=source.name,
+        event=event,
+        delivery_id=source.scheme.delivery_id(headers=headers, payload=payload, body=body),
+        payload=payload,
+        headers=h.stored(headers),
+        trigger=source.trigger_for(event),
+    )
+
+
+def too_large() -> Rejected:
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    return Rejected(Reason.TOO_LARGE, f"the body is over the limit of {limit} bytes (BESPIN_WEBHOOK_MAX_BYTES)")
+
+
+def reject_too_large(*, source_name: str, headers: Mapping[str, str], head: bytes) -> Rejected:
+    """For an HTTP entry point that refused a body over the size limit before reading it all:
+    count the rejection against the source, if there is one, and return it."""
+    rejection = too_large()
+    source = selectors.source_config(source_name)
+    if source is not None:
+        record_rejection(source=source.name, rejection=rejection, headers=headers, body=head)
+    return rejection
+
+
+def record_delivery(
+    *, source: str, event: str, delivery_id: str, payload: dict, headers: dict, trigger: TriggerRule | None = None
+) -> Accepted:
+    """Store a verified delivery once per (source, delivery id), with the job `trigger` starts.
+
+    Under a race the second insert waits for the first to commit and then gets the first row
+    back, so two identical deliveries arriving together store one receipt and start one job.
+    """
+    new_id = uuid.uuid4()
+    row = (new_id, source, event, delivery_id, json.dumps(payload), json.dumps(headers), timezone.now())
+    # A receipt without a trigger is one INSERT, atomic by itself: no transaction round trips.
+    with transaction.atomic() if trigger else nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_receipt_sql(), row)
+            receipt_id, first_event, first_job_id = cursor.fetchone()
+        if receipt_id != new_id:
+            log.info("webhook_redelivery source=%s delivery=%s receipt=%s", source, delivery_id, receipt_id)
+            return Accepted(receipt_id=receipt_id, event=first_event, job_id=first_job_id, created=False)
+        job = _start_job(receipt_id=receipt_id, trigger=trigger) if trigger else None
+    log.info("webhook_received source=%s event=%s receipt=%s job=%s", source, event, receipt_id, job and job.id)
+    return Accepted(receipt_id=receipt_id, event=event, job_id=job.id if job else None, created=True)
+
+
+@cache
+def _insert_receipt_sql() -> str:
+    """`INSERT … ON CONFLICT (source, delivery_id) DO UPDATE … RETURNING`, the one statement a
+    delivery costs. Written out because the ORM cannot say it in one round trip: bulk_create
+    wraps its INSERT in BEGIN/COMMIT, and with ignore_conflicts returns nothing. The no-op
+    update (delivery_id set to itself) is what makes PostgreSQL return the row already there."""
+    meta = WebhookReceipt._meta
+    column = {name: meta.get_field(name).column for name in (*_RECEIPT_FIELDS, "verified")}
+    columns = ", ".join(column[name] for name in _RECEIPT_FIELDS)
+    return (
+        f"INSERT INTO {meta.db_table} ({columns}, {column['verified']}) "
+        f"VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, true) "
+        f"ON CONFLICT ({column['source']}, {column['delivery_id']}) "
+        f"DO UPDATE SET {column['delivery_id']} = EXCLUDED.{column['delivery_id']} "
+        f"RETURNING {column['id']}, {column['event']}, {meta.get_field('job').column}"
+    )
+
+
+_RECEIPT_FIELDS = ("id", "source", "event", "delivery_id", "payload", "headers", "received_at")
+
+
+def _start_job(*, receipt_id: uuid.UUID, trigger: TriggerRule):
+    try:
+        job = job_services.create_job(kind=trigger.job_kind, params=trigger.params)
+    except serializers.ValidationError as error:
+        # The trigger was valid when saved; a kind or limit changed since. Keep the receipt.
+        log.error("webhook_trigger_failed receipt=%s trigger=%r error=%s", receipt_id, trigger.pattern, error.detail)
+        return None
+    WebhookReceipt.objects.filter(id=receipt_id).update(job=job)
+    return job
+
+
+def check_rate(*, source: SourceConfig) -> None:
+    """Count a delivery against the source's per-minute rate in Redis (so every server shares
+    the count); Rejected(RATE_LIMITED) with Retry-After once it is spent. Without Redis,
+    deliveries go on unlimited rather than being lost."""
+    limit = source.rate_per_minute
+    if not limit:
+        return
+    now = time.time()
+    window = int(now // RATE_WINDOW_SECONDS)
+    key = counters.rate_key(source.name, window)
+    try:
+        pipe = counters.client().pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, RATE_WINDOW_SECONDS * 2)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        log.warning("webhook_rate_unchecked source=%s: Redis unavailable", source.name, exc_info=True)
+        return
+    if count > limit:
+        retry_after = max(1, int((window + 1) * RATE_WINDOW_SECONDS - now) + 1)
+        raise Rejected(
+            Reason.RATE_LIMITED,
+            f"over the rate of {limit} deliveries a minute for this source; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+
+def record_rejection(*, source: str, rejection: Rejected, headers: Mapping[str, str], body: bytes) -> None:
+    """Count a rejection by source and reason, and keep the last few (reason, time, headers
+    with secret-bearing values redacted, first bytes of the body) for an operator to read."""
+    log.info("webhook_rejected source=%s reason=%s status=%s", source, rejection.reason, rejection.status)
+    entry = {
+        "reason": rejection.reason,
+        "status": rejection.status,
+        "message": rejection.message,
+        "at": timezone.now().isoformat(),
+        "headers": h.redacted(headers),
+        "body_head": body[:REJECTION_BODY_BYTES].decode("utf-8", errors="replace"),
+    }
+    try:
+        pipe = counters.client().pipeline(transaction=False)
+        pipe.hincrby(counters.rejection_counts_key(source), rejection.reason, 1)
+        pipe.lpush(counters.rejection_log_key(source), json.dumps(entry))
+        pipe.ltrim(counters.rejection_log_key(source), 0, settings.WEBHOOK_REJECTIONS_KEPT - 1)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("webhook_rejection_unrecorded source=%s: Redis unavailable", source, exc_info=True)
+
+
+@transaction.atomic
+def replay_receipt(*, receipt: WebhookReceipt):
+    """Run the receipt's source triggers again for its event: the job started, or None when
+    no trigger matches now. The receipt then points at the new job."""
+    source = selectors.load_source_config(receipt.source)
+    trigger = source.trigger_for(receipt.event) if source else None
+    if trigger is None:
+        return None
+    job = _start_job(receipt_id=receipt.id, trigger=trigger)
+    if job is not None:
+        receipt.job = job
+    return job
+
+
+def prune_receipts(*, older_than: timedelta, batch_size: int = 1000) -> int:
+    """Delete receipts received more than `older_than` ago, `batch_size` rows per statement
+    so that no single transaction holds a long lock; returns how many went."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        batch = list(WebhookReceipt.objects.filter(received_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        deleted += WebhookReceipt.objects.filter(id__in=batch).delete()[0]
+
+
+# Configuration. Each change reaches this process's ingestion at once and other servers'
+# within WEBHOOK_CONFIG_TTL seconds.
+
+
+def _changed() -> None:
+    selectors.forget_source_configs()
+    transaction.on_commit(selectors.forget_source_configs)
+
+
+def _full_clean(instance, exclude=None) -> None:
+    try:
+        instance.full_clean(exclude=exclude)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.message_dict) from None
+
+
+@transaction.atomic
+def create_source(
+    *,
+    name: str,
+    scheme: str = SchemeName.BESPIN,
+    enabled: bool = True,
+    tolerance_seconds: int = 300,
+    rate_per_minute: int | None = None,
+) -> WebhookSource:
+    source = WebhookSource(
+        name=name, scheme=scheme, enabled=enabled, tolerance_seconds=tolerance_seconds, rate_per_minute=rate_per_minute
+    )
+    _full_clean(source)
+    source.save()
+    _changed()
+    return source
+
+
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def update_source(
+    *,
+    source: WebhookSource,
+    scheme=_UNCHANGED,
+    enabled=_UNCHANGED,
+    tolerance_seconds=_UNCHANGED,
+    rate_per_minute=_UNCHANGED,
+) -> WebhookSource:
+    """Change the given settings of a source; the others stay as they are."""
+    changes = {
+        "scheme": scheme,
+        "enabled": enabled,
+        "tolerance_seconds": tolerance_seconds,
+        "rate_per_minute": rate_per_minute,
+    }
+    for field, value in changes.items():
+        if value is not _UNCHANGED:
+            setattr(source, field, value)
+    _full_clean(source, exclude=["name"])
+    source.save()
+    _changed()
+    return source
+
+
+@transaction.atomic
+def delete_source(*, source: WebhookSource) -> None:
+    """Delete a source with its secrets and triggers; its receipts stay."""
+    source.delete()
+    _changed()
+
+
+def generate_secret(*, scheme: str) -> str:
+    """A new random secret in the form the scheme expects (Standard Webhooks: whsec_ + base64)."""
+    if scheme == SchemeName.STANDARD:
+        return "whsec_" + base64.b64encode(random_secrets.token_bytes(32)).decode()
+    if scheme == SchemeName.STRIPE:
+        return "whsec_" + random_secrets.token_hex(32)
+    return random_secrets.token_hex(32)
+
+
+@transaction.atomic
+def add_secret(*, source: WebhookSource, secret: str, expires_at: datetime | None = None) -> WebhookSecret:
+    """Add an active secret to a source, stored encrypted. An empty secret, or one the
+    source's scheme cannot use (Standard Webhooks needs base64), is refused."""
+    secret = secret.strip()
+    if not secret:
+        raise serializers.ValidationError({"secret": ["an empty secret never verifies"]})
+    if get_scheme(source.scheme).key(secret) is None:
+        raise serializers.ValidationError({"secret": [f"not a secret the {source.scheme} scheme can use"]})
+    stored = WebhookSecret.objects.create(
+        source=source, ciphertext=crypto.encrypt(secret), fingerprint=crypto.fingerprint(secret), expires_at=expires_at
+    )
+    _changed()
+    return stored
+
+
+@transaction.atomic
+def retire_secret(*, secret: WebhookSecret, after: timedelta = timedelta(0)) -> WebhookSecret:
+    """Stop a secret verifying, now or after `after` (time for the sender to switch)."""
+    secret.expires_at = timezone.now() + after
+    secret.save(update_fields=["expires_at"])
+    _changed()
+    return secret
+
+
+@transaction.atomic
+def delete_secret(*, secret: WebhookSecret) -> None:
+    secret.delete()
+    _changed()
+
+
+@transaction.atomic
+def set_trigger(
+    *, source: WebhookSource, event_pattern: str, job_kind: str, params: dict | None = None, enabled: bool = True
+) -> WebhookTrigger:
+    """Start a `job_kind` job with `params` for each verified delivery whose event matches
+    `event_pattern`; the parameters are checked now with the kind's serializer."""
+    event_pattern = event_pattern.strip()
+    if not event_pattern:
+        raise serializers.ValidationError({"event_pattern": ["an event name, or a pattern with * wildcards"]})
+    kind, clean_params = job_services.validate_params(kind=job_kind, params=params if params is not None else {})
+    trigger, _ = WebhookTrigger.objects.update_or_create(
+        source=source,
+        event_pattern=event_pattern,
+        defaults={"job_kind": kind.name, "params": clean_params, "enabled": enabled},
+    )
+    _changed()
+    return trigger
+
+
+@transaction.atomic
+def delete_trigger(*, trigger: WebhookTrigger) -> None:
+    trigger.delete()
+    _changed()
