@@ -281,6 +281,8 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
     else:
         status = 400
+        for name in filters.errors:
+            filters.fields[name].widget.attrs["aria-describedby"] = f"{filters[name].auto_id}-error"
     forms_ = [
         failed_form if failed_form and failed_form.kind == name else kind_form(job_kind)
         for name, job_kind in kinds.KINDS.items()

@@ -2,55 +2,24 @@
 
 import asyncio
 import json
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 import websockets
 
-from conftest import ROOT, process_env
+from jobs.tests.processes import Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_system(tmp_path):
-    port = _free_port()
-    env = process_env()
-    bin_dir = Path(sys.executable).parent
-    commands = {
-        "web": [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"],
-        "worker": [sys.executable, "manage.py", "rqworker", "default"],
-    }
-    processes = {}
-    for name, command in commands.items():
-        log = open(tmp_path / f"{name}.log", "wb")
-        processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://{base}/api/test", timeout=1).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes.values()):
-                pytest.fail("Daphne did not start:\n" + (tmp_path / "web.log").read_text())
-            time.sleep(0.2)
+    processes = Processes(tmp_path)
+    base = processes.web()
+    processes.worker()
     yield base
-    for process in processes.values():
-        process.terminate()
-    for process in processes.values():
-        process.wait(timeout=10)
+    processes.stop_all()
 
 
 async def _follow(base: str, length: int) -> tuple[list[dict], float]:

@@ -1,0 +1,30 @@
+"""Fixtures of the dashboard tests: jobs in each state, made through the services."""
+
+import pytest
+
+from jobs import services
+
+
+@pytest.fixture
+def make_job(django_capture_on_commit_callbacks):
+    """make_job(kind, params, owner, state): a job made by create_job and, past `pending`,
+    moved on by the service calls a worker makes (start, complete or fail) or by cancel_job.
+    Page tests run in a transaction that never commits, where a real worker cannot run."""
+
+    def make(kind="random_text", params=None, owner=None, state="pending", result="cloud data", error="disk on fire"):
+        # Nothing commits in a test transaction: run the after-commit enqueue and publish now.
+        with django_capture_on_commit_callbacks(execute=True):
+            job = services.create_job(kind=kind, params=params if params is not None else {"length": 2}, owner=owner)
+            if state in ("running", "completed", "failed"):
+                job = services.start_job(job_id=job.id, worker_name="test-worker")
+            if state == "completed":
+                services.complete_job(job=job, result=result)
+            elif state == "failed":
+                services.fail_job(job=job, error=error)
+            elif state == "cancelled":
+                services.cancel_job(job=job)
+        job.refresh_from_db()
+        assert job.status == state
+        return job
+
+    return make

@@ -1,0 +1,340 @@
+"""The dashboard in a real browser: Debian's Chromium, driven by Playwright, against Daphne and
+a worker started as processes on the test database.
+
+Set BESPIN_SCREENSHOTS=docs/screenshots to refresh the README's screenshots; otherwise they
+go to a temporary directory (taking them still exercises the pages at both widths).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import expect, sync_playwright
+
+from conftest import ROOT, process_env
+from jobs import services
+from jobs.models import Job, JobStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 15_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveSystem:
+    """Daphne and one worker as processes; the web server can be stopped and started again
+    on the same port, as a deploy or crash would."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        # DEBUG serves /static/ from the source tree (WhiteNoise's finders); without it the
+        # hashed-name storage would need `collectstatic` first.
+        self.env = process_env(DEBUG="1")
+        self.web = None
+        self.worker = self._spawn("worker", [sys.executable, "manage.py", "rqworker", "default"])
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")
+        return subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_web(self) -> None:
+        daphne = str(Path(sys.executable).parent / "daphne")
+        self.web = self._spawn("web", [daphne, "-b", "127.0.0.1", "-p", str(self.port), "bespin.asgi:application"])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.base}/api/test", timeout=1).read()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.web.poll() is not None:
+                    pytest.fail("Daphne did not start:\n" + (self.logs / "web.log").read_text())
+                time.sleep(0.2)
+
+    def stop_web(self) -> None:
+        self.web.terminate()
+        self.web.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in (self.web, self.worker):
+            if process and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live(django_db_setup, tmp_path_factory):
+    system = LiveSystem(tmp_path_factory.mktemp("live"))
+    try:
+        system.start_web()
+        yield system
+    finally:
+        system.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # No skip when Chromium is missing: `make test` installs it, and a missing browser must
+    # fail loudly rather than pass quietly.
+    # Playwright's sync API keeps an event loop running in this thread between its calls;
+    # Django's guard takes that for an async context and refuses the tests' (synchronous)
+    # ORM calls. Lift the guard while the browser is open, as Playwright's docs advise.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return (
+        Path(os.environ["BESPIN_SCREENSHOTS"])
+        if os.environ.get("BESPIN_SCREENSHOTS")
+        else tmp_path_factory.mktemp("shots")
+    )
+
+
+@pytest.fixture
+def open_page(browser, live):
+    """open_page(user=None, password=..., javascript=True, viewport=DESKTOP): a page of a new
+    browser context, signed in through the sign-in form when a user is given."""
+    contexts = []
+    if live.web.poll() is not None:  # an earlier test stopped it and failed before restarting
+        live.start_web()
+
+    def open_(user=None, password="", javascript=True, viewport=DESKTOP):
+        context = browser.new_context(base_url=live.base, java_script_enabled=javascript, viewport=viewport)
+        context.set_default_timeout(WAIT_MS)
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        contexts.append(context)
+        page = context.new_page()
+        if user is not None:
+            page.goto("/accounts/login/")
+            page.get_by_label("Username").fill(user.username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def owner_page(open_page, owner):
+    return open_page(owner, "owner-password-1")
+
+
+def _row(page, job):
+    return page.locator(f'tr[data-job-id="{job.id}"]')
+
+
+def _mark_page(page) -> None:
+    """Leave a mark on the page's window: it survives everything but a reload or navigation."""
+    page.evaluate("window.__bespinMark = true")
+
+
+def _still_marked(page) -> bool:
+    return page.evaluate("window.__bespinMark === true")
+
+
+def _start_from_form(page, kind: str, **values) -> Job:
+    page.goto("/jobs/")
+    form = page.locator(f'form:has(input[name="kind"][value="{kind}"])')
+    for name, value in values.items():
+        form.get_by_label(name.capitalize(), exact=True).fill(str(value))
+    form.get_by_role("button", name=f"Start {kind}").click()
+    expect(page.get_by_text(f"Started {kind} job")).to_be_visible()
+    return Job.objects.order_by("-created_at").first()
+
+
+def _wait_for_status(job: Job, status: str, timeout: float = 15) -> Job:
+    deadline = time.monotonic() + timeout
+    while True:
+        job.refresh_from_db()
+        if job.status == status or time.monotonic() > deadline:
+            assert job.status == status
+            return job
+        time.sleep(0.05)
+
+
+def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_page, owner, shots):
+    page = open_page()
+    page.goto("/accounts/login/")
+    page.screenshot(path=shots / "sign-in.png")
+    page = open_page(owner, "owner-password-1")
+
+    # Some history for the charts, then one long job that keeps the only worker busy, so
+    # that the next jobs wait in the queue and two of them can be failed by hand.
+    done = [services.create_job(kind="random_text", params={"length": 20 + i}, owner=owner) for i in range(6)]
+    for job in done:
+        _wait_for_status(job, JobStatus.COMPLETED)
+    long_job = services.create_job(kind="sleep", params={"seconds": 30}, owner=owner)
+    _wait_for_status(long_job, JobStatus.RUNNING)
+    waiting = [services.create_job(kind="random_text", params={"length": 5}, owner=owner) for _ in range(4)]
+    for job, error in zip(waiting[2:], ["upstream answered 503", "ValueError: bad input"], strict=True):
+        services.fail_job(job=services.start_job(job_id=job.id, worker_name="worker-7"), error=error)
+
+    page.goto("/")
+    expect(page.locator("[data-live-indicator]")).to_have_text("Live")
+    _mark_page(page)
+    counts = {s: page.locator(f'[data-count="{s}"]') for s in ("pending", "running", "completed", "failed")}
+    expect(counts["running"]).to_have_text("1")
+    expect(counts["pending"]).to_have_text("2")
+    expect(counts["failed"]).to_have_text("2")
+    expect(page.locator(".chart").first).to_contain_text("8 finished in the last hour")
+    expect(page.locator(".chart").nth(1)).to_contain_text("25% in the last hour (2 of 8 failed)")
+    expect(page.locator("[data-workers]")).to_have_text("1")
+    expect(_row(page, long_job).locator("progress")).to_be_visible()
+    page.screenshot(path=shots / "overview.png", full_page=True)
+
+    page.goto("/jobs/")
+    expect(_row(page, long_job).locator("[data-status]")).to_have_text("Running")
+    page.screenshot(path=shots / "jobs.png", full_page=True)
+    phone = open_page(owner, "owner-password-1", viewport=PHONE)
+    phone.screenshot(path=shots / "overview-phone.png", full_page=True)
+    phone.goto("/jobs/")
+    phone.screenshot(path=shots / "jobs-phone.png")
+
+    page.goto("/")
+    _mark_page(page)
+    services.cancel_job(job=long_job)  # frees the worker: the two waiting jobs run
+    expect(counts["running"]).to_have_text("0")
+    expect(page.locator('[data-count="cancelled"]')).to_have_text("1")
+    expect(counts["pending"]).to_have_text("0")
+    expect(counts["completed"]).to_have_text("8")
+    assert _still_marked(page), "the overview reloaded instead of updating in place"
+
+
+def test_a_job_started_from_the_form_reaches_completed_in_its_row_and_on_its_page(owner_page, shots):
+    page = owner_page
+    job = _start_from_form(page, "sleep", seconds=1.5)
+    _mark_page(page)
+    row = _row(page, job)
+    expect(row.locator("[data-status]")).to_have_text("Running")
+    expect(row.locator("progress")).to_be_visible()
+    expect(row.locator("[data-status]")).to_have_text("Completed")
+    expect(row.locator("progress")).to_be_hidden()
+    assert _still_marked(page), "the jobs page reloaded instead of updating the row"
+
+    job = _start_from_form(page, "sleep", seconds=2)
+    page.get_by_role("link", name=str(job.id)[:8]).first.click()
+    expect(page.get_by_role("heading", name=f"Job {job.id}")).to_be_visible()
+    _mark_page(page)
+    expect(page.locator(".job-summary progress")).to_be_visible()
+    expect(page.locator(".big-status [data-status]")).to_have_text("Completed")
+    expect(page.locator("#result")).to_contain_text('"slept": 2.0')
+    expect(page.locator(".step-label")).to_have_text(["Created", "Started", "Completed"])
+    assert _still_marked(page), "the job page reloaded instead of updating in place"
+    page.get_by_role("button", name="Copy result").click()
+    expect(page.locator("[data-copy-status]")).to_have_text(["Copied."])
+    page.screenshot(path=shots / "job-detail.png", full_page=True)
+
+
+def test_a_bad_value_is_shown_beside_its_input(owner_page, shots):
+    page = owner_page
+    page.goto("/jobs/")
+    form = page.locator('form:has(input[name="kind"][value="random_text"])')
+    form.get_by_label("Length").fill("0")
+    form.get_by_role("button", name="Start random_text").click()
+    expect(form.get_by_label("Length")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#random_text-length-error")).to_have_text("Ensure this value is greater than or equal to 1.")
+    expect(form.get_by_label("Length")).to_have_accessible_description(
+        "Ensure this value is greater than or equal to 1. Number of words; at least 1 and at most 100,000"
+    )
+    assert Job.objects.count() == 0
+    page.locator(".kind-forms").screenshot(path=shots / "start-form-error.png")
+
+
+def test_a_sleep_job_is_cancelled_from_its_page(owner_page, shots):
+    page = owner_page
+    job = _start_from_form(page, "sleep", seconds=60)
+    page.goto(f"/jobs/{job.id}")
+    expect(page.locator(".big-status [data-status]")).to_have_text("Running")
+    page.get_by_role("button", name="Cancel job").click()
+    expect(page.get_by_text("Job cancelled.")).to_be_visible()
+    expect(page.locator(".big-status [data-status]")).to_have_text("Cancelled")
+    expect(page.get_by_role("button", name="Retry job")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.progress < 100
+
+
+def test_after_a_server_restart_the_page_reconnects_and_catches_up(owner_page, owner, live):
+    page = owner_page
+    page.goto("/jobs/")
+    indicator = page.locator("[data-live-indicator]")
+    expect(indicator).to_have_text("Live")
+    _mark_page(page)
+
+    live.stop_web()
+    expect(indicator).to_contain_text("Offline, reconnecting")
+    # Made while no server can tell the page: only the catch-up after reconnecting shows it.
+    missed = services.create_job(kind="random_text", params={"length": 7}, owner=owner)
+    _wait_for_status(missed, JobStatus.COMPLETED)
+    live.start_web()
+
+    expect(indicator).to_have_text("Live", timeout=30_000)
+    expect(_row(page, missed).locator("[data-status]")).to_have_text("Completed")
+    assert _still_marked(page), "the page reloaded instead of catching up"
+    # And the new connection carries the next change live again.
+    after = services.create_job(kind="sleep", params={"seconds": 0.5}, owner=owner)
+    expect(_row(page, after).locator("[data-status]")).to_have_text("Completed")
+
+
+def test_without_javascript_every_page_works_as_forms_and_links(open_page, owner):
+    page = open_page(owner, "owner-password-1", javascript=False)
+    expect(page.locator("[data-live-indicator]")).to_be_hidden()
+    expect(page.get_by_text("Reload the page to see changes.")).to_be_visible()
+    job = _start_from_form(page, "random_text", length=5)
+    page.get_by_role("link", name=str(job.id)[:8]).first.click()
+    _wait_for_status(job, JobStatus.COMPLETED)
+    page.reload()
+    expect(page.locator(".big-status [data-status]")).to_have_text("Completed")
+    assert len(page.locator("#result").inner_text().split(" ")) == 5
+
+    job = _start_from_form(page, "sleep", seconds=60)
+    page.goto(f"/jobs/{job.id}")
+    page.get_by_role("button", name="Cancel job").click()
+    expect(page.locator(".big-status [data-status]")).to_have_text("Cancelled")
+    page.get_by_role("button", name="Retry job").click()
+    expect(page.get_by_text("Job queued again as a new attempt.")).to_be_visible()
+    services.cancel_job(job=Job.objects.get(id=job.id))  # leave the worker free
+
+    page.goto("/jobs/?status=bogus")
+    expect(page.get_by_text("Select a valid choice.")).to_be_visible()
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(0)
+    expect(page.get_by_text("No jobs match these filters.")).to_be_visible()
+    page.get_by_role("button", name=f"Sign out {owner.username}").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert User.objects.filter(username=owner.username).exists()

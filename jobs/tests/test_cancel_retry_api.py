@@ -1,0 +1,111 @@
+import pytest
+
+from jobs import kinds, services
+from jobs.kinds import random_text
+from jobs.models import JobStatus
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _boom(params, progress):
+    raise RuntimeError("flaky dependency")
+
+
+@pytest.fixture
+def failing_kind(monkeypatch):
+    kind = kinds.JobKind(name="boom", params_serializer=random_text.RandomTextParams, handler=_boom)
+    monkeypatch.setitem(kinds.KINDS, "boom", kind)
+    return kind
+
+
+def test_cancelling_a_pending_job_takes_it_off_the_queue(api, queue, run_worker):
+    job = services.create_job(kind="random_text", params={"length": 5})
+    assert queue.count == 1
+    response = api.post(f"/api/jobs/{job.id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == JobStatus.CANCELLED
+    assert queue.count == 0
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.result) == (JobStatus.CANCELLED, None)
+
+
+@pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
+def test_cancelling_a_finished_job_is_409(api, run_worker, failing_kind, status):
+    job = services.create_job(kind="boom" if status == JobStatus.FAILED else "random_text", params={})
+    if status == JobStatus.CANCELLED:
+        services.cancel_job(job=job)
+    else:
+        run_worker()
+    response = api.post(f"/api/jobs/{job.id}/cancel")
+    assert response.status_code == 409
+    assert response.json() == {"error": f"job is {status}; only pending or running jobs can be cancelled",
+                               "status": status}  # fmt: skip
+
+
+def test_retrying_a_failed_job_runs_a_new_attempt(api, run_worker, failing_kind, monkeypatch):
+    job = services.create_job(kind="boom", params={})
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    monkeypatch.setitem(kinds.KINDS, "boom", kinds.KINDS["random_text"])
+    response = api.post(f"/api/jobs/{job.id}/retry")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["attempt"], body["error"]) == ("pending", 2, "")
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.attempt) == (JobStatus.COMPLETED, 2)
+
+
+def test_retrying_a_cancelled_job_runs_it(api, run_worker):
+    job = services.create_job(kind="random_text", params={"length": 3})
+    services.cancel_job(job=job)
+    assert api.post(f"/api/jobs/{job.id}/retry").status_code == 200
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.attempt) == (JobStatus.COMPLETED, 2)
+
+
+@pytest.mark.parametrize("done", [False, True])
+def test_retrying_a_pending_or_completed_job_is_409(api, run_worker, done):
+    job = services.create_job(kind="random_text", params={"length": 3})
+    if done:
+        run_worker()
+    response = api.post(f"/api/jobs/{job.id}/retry")
+    assert response.status_code == 409
+    assert "only failed or cancelled" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["cancel", "retry"])
+def test_unknown_job_is_404_for_actions(api, path):
+    assert api.post(f"/api/jobs/00000000-0000-0000-0000-000000000000/{path}").status_code == 404
+    assert api.post(f"/api/jobs/not-an-id/{path}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"), [("owner", True), ("staff", True), ("teammate", False), ("stranger", False), (None, False)]
+)
+def test_only_owner_or_staff_may_cancel_an_owned_job(api, request, who, allowed, owner):
+    job = services.create_job(kind="random_text", params={}, owner=owner)
+    if who:
+        api.force_authenticate(request.getfixturevalue(who))
+    response = api.post(f"/api/jobs/{job.id}/cancel")
+    assert response.status_code == (200 if allowed else 403)
+    job.refresh_from_db()
+    assert (job.status == JobStatus.CANCELLED) is allowed
+
+
+def test_anyone_holding_the_id_may_cancel_an_anonymous_job(api, stranger):
+    job = services.create_job(kind="random_text", params={})
+    api.force_authenticate(stranger)
+    assert api.post(f"/api/jobs/{job.id}/cancel").status_code == 200
+
+
+def test_stranger_may_not_retry_an_owned_job(api, owner, stranger):
+    job = services.create_job(kind="random_text", params={}, owner=owner)
+    services.cancel_job(job=job)
+    api.force_authenticate(stranger)
+    assert api.post(f"/api/jobs/{job.id}/retry").status_code == 403
+    job.refresh_from_db()
+    assert job.attempt == 1

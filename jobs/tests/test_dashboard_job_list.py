@@ -1,0 +1,105 @@
+"""The jobs page's list: whose jobs, filters, search on id, bad filters, pages."""
+
+import pytest
+from django.urls import reverse
+
+from jobs import views
+
+pytestmark = pytest.mark.django_db
+
+
+def _ids(response) -> list[str]:
+    return [str(job.id) for job in response.context["jobs"]]
+
+
+def test_a_user_lists_only_their_own_jobs(client, owner, stranger, make_job):
+    mine = make_job(owner=owner)
+    theirs = make_job(owner=stranger)
+    client.force_login(owner)
+    response = client.get(reverse("job-list"))
+    assert _ids(response) == [str(mine.id)]
+    assert str(theirs.id) not in response.content.decode()
+
+
+def test_staff_list_every_job(client, owner, stranger, staff, make_job):
+    jobs = [make_job(owner=owner), make_job(owner=stranger), make_job()]
+    client.force_login(staff)
+    assert _ids(client.get(reverse("job-list"))) == [str(job.id) for job in reversed(jobs)]
+
+
+def test_filters_by_status_and_type(client, owner, make_job):
+    done = make_job(owner=owner, state="completed")
+    make_job(owner=owner, state="failed")
+    sleeping = make_job(kind="sleep", params={"seconds": 1}, owner=owner)
+    client.force_login(owner)
+    assert _ids(client.get(reverse("job-list"), {"status": "completed"})) == [str(done.id)]
+    assert _ids(client.get(reverse("job-list"), {"type": "sleep"})) == [str(sleeping.id)]
+    assert _ids(client.get(reverse("job-list"), {"type": "sleep", "status": "completed"})) == []
+
+
+def test_search_finds_a_job_by_part_of_its_id(client, owner, make_job):
+    jobs = [make_job(owner=owner) for _ in range(3)]
+    client.force_login(owner)
+    target = str(jobs[1].id)
+    for part in (target, target[9:18], target[:8].upper()):
+        assert _ids(client.get(reverse("job-list"), {"q": part})) == [target]
+
+
+def test_a_filter_that_matches_nothing_says_so(client, owner, make_job):
+    make_job(owner=owner)
+    client.force_login(owner)
+    response = client.get(reverse("job-list"), {"status": "running"})
+    assert response.status_code == 200
+    assert "No jobs match these filters" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query, field, message",
+    [
+        ({"status": "done"}, "status", "Select a valid choice"),
+        ({"type": "nope"}, "type", "Select a valid choice"),
+        ({"q": "<script>"}, "q", "only the digits 0-9"),
+        ({"q": "a" * 37}, "q", "at most 36 characters"),
+    ],
+)
+def test_a_bad_filter_is_400_with_the_reason_beside_it(client, owner, make_job, query, field, message):
+    make_job(owner=owner)
+    client.force_login(owner)
+    response = client.get(reverse("job-list"), query)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'id="id_{field}-error"' in page and message in page
+    assert f'aria-describedby="id_{field}-error"' in page
+    assert response.context["jobs"] == []
+
+
+def test_the_list_is_paginated_and_pages_keep_the_filters(client, owner, make_job):
+    for _ in range(views.PAGE_SIZE + 2):
+        make_job(owner=owner)
+    client.force_login(owner)
+    first = client.get(reverse("job-list"), {"type": "random_text"})
+    assert len(first.context["jobs"]) == views.PAGE_SIZE
+    assert 'href="?type=random_text&amp;page=2"' in first.content.decode()
+    second = client.get(reverse("job-list"), {"type": "random_text", "page": "2"})
+    assert len(second.context["jobs"]) == 2
+    assert not set(_ids(first)) & set(_ids(second))
+
+
+@pytest.mark.parametrize("page", ["abc", "99", "-1"])
+def test_a_page_out_of_range_shows_the_nearest_page(client, owner, make_job, page):
+    make_job(owner=owner)
+    client.force_login(owner)
+    response = client.get(reverse("job-list"), {"page": page})
+    assert response.status_code == 200
+    assert len(response.context["jobs"]) == 1
+
+
+def test_running_rows_show_a_progress_bar_and_others_do_not(client, owner, make_job):
+    running = make_job(owner=owner, state="running")
+    pending = make_job(owner=owner)
+    client.force_login(owner)
+    page = client.get(reverse("job-list")).content.decode()
+    row = page[page.index(f'data-job-id="{running.id}"') :]
+    assert '<span class="progress" data-progress>' in row[: row.index("</tr>")]
+    row = page[page.index(f'data-job-id="{pending.id}"') :]
+    assert '<span class="progress" data-progress hidden>' in row[: row.index("</tr>")]

@@ -1,0 +1,107 @@
+"""Starting a job from the jobs page: one form per kind, built from the kind's serializer."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from rest_framework import serializers
+
+from jobs import kinds
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_in(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def _input(page: str, input_id: str) -> str:
+    match = re.search(rf'<input id="{input_id}"[^>]*>', page, re.S)
+    assert match, f"no input {input_id}"
+    return match.group(0)
+
+
+def test_each_kind_has_a_form_with_a_labelled_input_per_parameter(signed_in, settings):
+    page = signed_in.get(reverse("job-list")).content.decode()
+    assert '<label for="random_text-length">Length</label>' in page
+    assert '<label for="sleep-seconds">Seconds</label>' in page
+    length = _input(page, "random_text-length")
+    assert 'type="number"' in length and 'min="1"' in length and 'step="1"' in length
+    assert f'max="{settings.RANDOM_TEXT_MAX_WORDS}"' in length and 'value="100"' in length
+    seconds = _input(page, "sleep-seconds")
+    assert 'min="0"' in seconds and f'max="{settings.SLEEP_MAX_SECONDS}"' in seconds and 'step="any"' in seconds
+    assert "required" in seconds
+    assert page.count('name="kind"') == len(kinds.KINDS)
+
+
+def test_a_new_kind_gets_its_form(signed_in, monkeypatch):
+    class EchoParams(serializers.Serializer):
+        word = serializers.CharField(max_length=20, help_text="What to say back")
+        loud = serializers.BooleanField(default=False)
+        mood = serializers.ChoiceField(choices=["calm", "busy"], default="calm")
+
+    kind = kinds.JobKind(name="echo", params_serializer=EchoParams, handler=lambda params, progress: params)
+    monkeypatch.setitem(kinds.KINDS, "echo", kind)
+    page = signed_in.get(reverse("job-list")).content.decode()
+    assert '<label for="echo-word">Word</label>' in page and 'type="text"' in _input(page, "echo-word")
+    assert '<input type="checkbox" id="echo-loud" name="loud">' in page
+    assert '<select id="echo-mood" name="mood"' in page and '<option value="calm" selected>' in page
+    response = signed_in.post(reverse("job-start"), {"kind": "echo", "word": "hi", "loud": "on", "mood": "busy"})
+    assert response.status_code == 302
+    assert Job.objects.get().params == {"word": "hi", "loud": True, "mood": "busy"}
+
+
+def test_a_valid_form_starts_a_job_of_the_user_and_comes_back_with_a_link(signed_in, owner, queue):
+    response = signed_in.post(reverse("job-start"), {"kind": "sleep", "seconds": "1.5"}, follow=True)
+    job = Job.objects.get()
+    assert (job.type, job.params, job.owner, job.status) == ("sleep", {"seconds": 1.5}, owner, "pending")
+    assert response.redirect_chain == [(reverse("job-list"), 302)]
+    assert f'Started sleep job <a href="{reverse("job-detail", args=[job.id])}">' in response.content.decode()
+
+
+def test_a_blank_input_takes_the_kinds_default(signed_in):
+    signed_in.post(reverse("job-start"), {"kind": "random_text", "length": ""})
+    assert Job.objects.get().params == {"length": 100}
+
+
+@pytest.mark.parametrize(
+    "data, input_id, message",
+    [
+        ({"kind": "random_text", "length": "0"}, "random_text-length", "greater than or equal to 1"),
+        ({"kind": "random_text", "length": "many"}, "random_text-length", "A valid integer is required"),
+        ({"kind": "random_text", "length": "100001"}, "random_text-length", "less than or equal to 100000"),
+        ({"kind": "sleep"}, "sleep-seconds", "This field is required"),
+        ({"kind": "sleep", "seconds": "-1"}, "sleep-seconds", "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_value_is_400_with_the_error_beside_its_input(signed_in, data, input_id, message):
+    response = signed_in.post(reverse("job-start"), data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    error = re.search(rf'<p class="error" id="{input_id}-error">([^<]*)</p>', page)
+    assert error and message in error.group(1)
+    field = _input(page, input_id)
+    assert 'aria-invalid="true"' in field and f"{input_id}-error" in field
+    if "length" in data or "seconds" in data:
+        assert f'value="{data.get("length", data.get("seconds"))}"' in field  # what was typed stays
+    assert Job.objects.count() == 0
+
+
+def test_an_unknown_kind_is_400_and_starts_nothing(signed_in):
+    response = signed_in.post(reverse("job-start"), {"kind": "<b>rm</b>"})
+    assert response.status_code == 400
+    assert "Unknown job type &#x27;&lt;b&gt;rm&lt;/b&gt;&#x27;" in response.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_the_form_is_a_plain_post_that_needs_no_javascript(signed_in):
+    page = signed_in.get(reverse("job-list")).content.decode()
+    form = re.search(r'<form method="post" action="/jobs/new"[^>]*>(.*?)</form>', page, re.S).group(1)
+    assert 'name="csrfmiddlewaretoken"' in form and '<button type="submit">' in form
+
+
+def test_starting_needs_a_post(signed_in):
+    assert signed_in.get(reverse("job-start")).status_code == 405

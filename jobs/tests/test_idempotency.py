@@ -1,0 +1,75 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from jobs.models import IdempotencyKey, Job
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _create(api, key, length=5):
+    return api.post(f"/api/jobs/random-text?length={length}", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_same_key_returns_the_first_job(api, queue):
+    first = _create(api, "order-17")
+    second = _create(api, "order-17")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert Job.objects.count() == 1
+    assert queue.count == 1
+
+
+def test_same_key_from_another_client_is_another_job(api, owner, stranger):
+    api.force_authenticate(owner)
+    mine = _create(api, "k1").json()["id"]
+    api.force_authenticate(stranger)
+    theirs = _create(api, "k1").json()["id"]
+    assert mine != theirs
+
+
+def test_same_key_with_other_parameters_is_422(api):
+    _create(api, "k2", length=5)
+    response = _create(api, "k2", length=6)
+    assert response.status_code == 422
+    assert "different parameters" in response.json()["error"]
+    assert Job.objects.count() == 1
+
+
+def test_a_key_older_than_a_day_starts_a_new_job(api):
+    first = _create(api, "k3").json()["id"]
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    second = _create(api, "k3")
+    assert second.status_code == 201
+    assert second.json()["id"] != first
+
+
+def test_overlong_key_is_400(api):
+    response = _create(api, "x" * 256)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Idempotency-Key")
+
+
+def test_concurrent_requests_with_one_key_create_one_job():
+    results, barrier = [], threading.Barrier(8)
+
+    def send():
+        barrier.wait()
+        try:
+            results.append(_create(APIClient(), "race").json()["id"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 8
+    assert len(set(results)) == 1
+    assert Job.objects.count() == 1
