@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 from webhooks import headers as h
@@ -22,6 +23,8 @@ MAX_EVENT_LENGTH = 200
 MAX_DELIVERY_ID_LENGTH = 200
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _SHA256_PREFIX = "sha256="
+# U+0000 as json.dumps writes it: \u0000 after an even number of backslashes.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _ascii(value: str) -> bytes:
@@ -282,6 +285,6 @@ def parse_payload(body: bytes) -> dict:
         text.encode("utf-8")
     except (UnicodeEncodeError, RecursionError):
         raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds a lone UTF-16 surrogate, which is not text") from None
-    if "\x00" in text:
+    if _NUL_ESCAPE.search(text):
         raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds \\u0000, which PostgreSQL's jsonb cannot store")
     return payload

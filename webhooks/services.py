@@ -247,6 +247,14 @@ def _full_clean(instance, exclude=None) -> None:
 
 
 @transaction.atomic
+def save_source(*, source: WebhookSource) -> WebhookSource:
+    """Validate and save a new or changed source (the admin's form hands one over)."""
+    _full_clean(source)
+    source.save()
+    _changed()
+    return source
+
+
 def create_source(
     *,
     name: str,
@@ -258,16 +266,12 @@ def create_source(
     source = WebhookSource(
         name=name, scheme=scheme, enabled=enabled, tolerance_seconds=tolerance_seconds, rate_per_minute=rate_per_minute
     )
-    _full_clean(source)
-    source.save()
-    _changed()
-    return source
+    return save_source(source=source)
 
 
 _UNCHANGED = object()
 
 
-@transaction.atomic
 def update_source(
     *,
     source: WebhookSource,
@@ -286,10 +290,7 @@ def update_source(
     for field, value in changes.items():
         if value is not _UNCHANGED:
             setattr(source, field, value)
-    _full_clean(source, exclude=["name"])
-    source.save()
-    _changed()
-    return source
+    return save_source(source=source)
 
 
 @transaction.atomic
@@ -324,10 +325,15 @@ def add_secret(*, source: WebhookSource, secret: str, expires_at: datetime | Non
     return stored
 
 
-@transaction.atomic
 def retire_secret(*, secret: WebhookSecret, after: timedelta = timedelta(0)) -> WebhookSecret:
     """Stop a secret verifying, now or after `after` (time for the sender to switch)."""
-    secret.expires_at = timezone.now() + after
+    return set_secret_expiry(secret=secret, expires_at=timezone.now() + after)
+
+
+@transaction.atomic
+def set_secret_expiry(*, secret: WebhookSecret, expires_at: datetime | None) -> WebhookSecret:
+    """The secret verifies until `expires_at`; None: until retired."""
+    secret.expires_at = expires_at
     secret.save(update_fields=["expires_at"])
     _changed()
     return secret

@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from webhooks import services
+from webhooks.management.durations import parse_duration
+
+
+class Command(BaseCommand):
+    help = "Delete webhook receipts older than a duration, in batches: prune_webhooks --older-than 30d"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", required=True, type=parse_duration, help="30d, 12h, 90m, 2w")
+        parser.add_argument("--batch-size", type=int, default=1000, help="rows deleted per statement")
+
+    def handle(self, *args, older_than, batch_size, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        deleted = services.prune_receipts(older_than=older_than, batch_size=batch_size)
+        self.stdout.write(f"deleted {deleted} webhook receipt(s) older than {older_than}")
