@@ -1,8 +1,10 @@
+import time
+
 import pytest
 
 from jobs import kinds, services
 from jobs.kinds import random_text
-from jobs.models import JobStatus
+from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,3 +111,22 @@ def test_stranger_may_not_retry_an_owned_job(api, owner, stranger):
     assert api.post(f"/api/jobs/{job.id}/retry").status_code == 403
     job.refresh_from_db()
     assert job.attempt == 1
+
+
+def test_cancelling_a_running_sleep_job_stops_it_within_two_seconds(api, tmp_path):
+    from jobs.tests.processes import Processes, wait_for
+
+    processes = Processes(tmp_path)
+    try:
+        worker = processes.worker()
+        job = services.create_job(kind="sleep", params={"seconds": 30})
+        wait_for(lambda: Job.objects.get(id=job.id).status == JobStatus.RUNNING, 20, message="the job to start")
+        started = time.monotonic()
+        response = api.post(f"/api/jobs/{job.id}/cancel")
+        assert response.status_code == 200 and response.json()["status"] == JobStatus.CANCELLED
+        wait_for(lambda: f"job_stopped job={job.id}" in processes.log_of(worker), 5, message="the handler to stop")
+        assert time.monotonic() - started < 2
+        job.refresh_from_db()
+        assert (job.status, job.result) == (JobStatus.CANCELLED, None)
+    finally:
+        processes.stop_all()

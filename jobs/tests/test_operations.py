@@ -1,0 +1,102 @@
+"""Operating Bespin: health, metrics, the OpenAPI schema and the log line of each change."""
+
+import json
+import logging
+import urllib.error
+import urllib.request
+
+import pytest
+from django.test import override_settings
+
+from jobs import services
+from jobs.tests.processes import Processes, free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_health_is_503_naming_workers_when_none_is_alive(api):
+    response = api.get("/api/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "failing"
+    assert body["error"].startswith("failing: workers (")
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True, "redis": True, "channel_layer": True, "workers": False,
+    }  # fmt: skip
+
+
+def test_health_is_200_with_a_live_worker(api, redis_conn):
+    redis_conn.set(services.worker_heartbeat_key("w1"), "1", ex=5)
+    response = api.get("/api/health")
+    assert response.status_code == 200
+    assert response.json()["checks"]["workers"]["detail"] == "1 live"
+
+
+def test_health_names_redis_when_it_is_down(tmp_path):
+    port = free_port()  # nothing listens there
+    processes = Processes(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    try:
+        base = processes.web()
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(f"http://{base}/api/health", timeout=20)
+    finally:
+        processes.stop_all()
+    assert answer.value.code == 503
+    body = json.load(answer.value)
+    assert "redis (" in body["error"]
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["redis"]["ok"] is False
+
+
+def test_metrics_are_off_by_default(api):
+    assert api.get("/metrics").status_code == 404
+
+
+@override_settings(METRICS_ENABLED=True)
+def test_metrics_count_jobs_by_kind_and_status(api, run_worker):
+    services.create_job(kind="random_text", params={"length": 3})
+    services.create_job(kind="random_text", params={"length": 3})
+    run_worker()
+    services.create_job(kind="sleep", params={"seconds": 1})
+    response = api.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.content.decode()
+    assert 'bespin_jobs_created_total{kind="random_text"} 2' in text
+    assert 'bespin_jobs_created_total{kind="sleep"} 1' in text
+    assert 'bespin_jobs_finished_total{kind="random_text",status="completed"} 2' in text
+    assert 'bespin_jobs{status="pending"} 1' in text
+    assert 'bespin_job_duration_seconds_count{kind="random_text"} 2' in text
+    assert 'bespin_job_duration_seconds_bucket{kind="random_text",le="+Inf"} 2' in text
+    assert "bespin_queue_depth 1" in text
+
+
+def test_openapi_schema_documents_every_job_endpoint_and_its_errors(api):
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    paths = schema["paths"]
+    for path in ["/api/", "/api/test", "/api/jobs", "/api/jobs/random-text", "/api/jobs/{job_id}",
+                 "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/retry", "/api/health"]:  # fmt: skip
+        assert path in paths, path
+    assert set(paths["/api/jobs/random-text"]["post"]["responses"]) >= {"200", "201", "400", "422", "429"}
+    assert "409" in paths["/api/jobs/{job_id}/cancel"]["post"]["responses"]
+    assert "404" in paths["/api/jobs/{job_id}"]["get"]["responses"]
+
+
+def test_docs_page_loads_its_files_from_this_server(api):
+    response = api.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()
+
+
+def test_every_change_is_one_structured_log_line(run_worker, caplog):
+    with caplog.at_level(logging.INFO, logger="bespin.jobs"):
+        job = services.create_job(kind="random_text", params={"length": 3})
+        run_worker()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job_change")]
+    assert [line.split(" status=")[1].split(" ")[0] for line in lines] == ["pending", "running", "completed"]
+    assert all(f"job={job.id} kind=random_text" in line for line in lines)
+    assert " duration=" in lines[-1] and " worker=" in lines[-1]
