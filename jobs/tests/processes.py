@@ -1,6 +1,7 @@
 """Bespin processes for tests that need the real thing: Daphne, workers, a Redis of their own."""
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -10,7 +11,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from redis import Redis
+
 from conftest import ROOT, process_env
+from jobs.services import worker_heartbeat_key
 
 
 def free_port() -> int:
@@ -42,7 +46,11 @@ class Processes:
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
         self.count += 1
         log = open(self.logs / f"{self.count:02d}-{name}.log", "wb")
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own, so that killing it takes its children (RQ's scheduler) along,
+        # as losing the machine would.
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         process.log_path = log.name
         self.running.append(process)
         return process
@@ -65,8 +73,21 @@ class Processes:
         wait_for(answers, 40, 0.2, "Daphne to answer")
         return base
 
-    def worker(self) -> subprocess.Popen:
-        return self.start("worker", [sys.executable, "manage.py", "rqworker", "default"])
+    def worker(self, wait: bool = True) -> subprocess.Popen:
+        """Start `manage.py rqworker default`; with `wait`, return once its heartbeat is in Redis."""
+        connection = Redis.from_url(self.env["REDIS_URL"])
+        pattern = worker_heartbeat_key("*")
+        before = set(connection.scan_iter(match=pattern))
+        process = self.start("worker", [sys.executable, "manage.py", "rqworker", "default"])
+        if wait:
+
+            def beating():
+                if process.poll() is not None:
+                    raise AssertionError("the worker exited:\n" + self.log_of(process))
+                return set(connection.scan_iter(match=pattern)) - before
+
+            wait_for(beating, 40, 0.1, "the worker's first heartbeat")
+        return process
 
     def redis(self, port: int) -> subprocess.Popen:
         server = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -77,19 +98,24 @@ class Processes:
         return process
 
     @staticmethod
-    def kill(process: subprocess.Popen) -> None:
-        process.send_signal(signal.SIGKILL)
+    def kill(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
         process.wait(10)
 
     def stop_all(self) -> None:
         for process in self.running:
-            if process.poll() is None:
-                process.terminate()
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         for process in self.running:
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                self.kill(process)
 
     def log_of(self, process) -> str:
         return Path(process.log_path).read_text(errors="replace")
