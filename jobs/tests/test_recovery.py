@@ -52,6 +52,7 @@ def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys):
     assert job.error.startswith("worker lost")
     wait_for(lambda: _status(job.id) == ("running", 2), 20, message="the survivor to run the second attempt")
     assert survivor.poll() is None
+    services.cancel_job(job=Job.objects.get(id=job.id))  # lets the survivor stop at once
     assert recovered_after < services.HEARTBEAT_TTL + 2 * 2 + 1
     with capsys.disabled():
         print(f"\nworker SIGKILLed -> job re-queued in {recovered_after:.2f} s")
