@@ -96,6 +96,21 @@ def run_worker(queue):
 
 
 @pytest.fixture
+def register_kind(monkeypatch):
+    """Add a job kind for one test: `register_kind("boom", handler, max_retries=1)`. Workers
+    in this process see it; workers started as processes do not."""
+    from jobs import kinds
+    from jobs.kinds.random_text import RandomTextParams
+
+    def register(name, handler, params_serializer=RandomTextParams, **options):
+        kind = kinds.JobKind(name=name, params_serializer=params_serializer, handler=handler, **options)
+        monkeypatch.setitem(kinds.KINDS, name, kind)
+        return kind
+
+    return register
+
+
+@pytest.fixture
 def api():
     return APIClient()
 

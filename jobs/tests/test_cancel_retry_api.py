@@ -3,7 +3,6 @@ import time
 import pytest
 
 from jobs import kinds, services
-from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -14,10 +13,8 @@ def _boom(params, progress):
 
 
 @pytest.fixture
-def failing_kind(monkeypatch):
-    kind = kinds.JobKind(name="boom", params_serializer=random_text.RandomTextParams, handler=_boom)
-    monkeypatch.setitem(kinds.KINDS, "boom", kind)
-    return kind
+def failing_kind(register_kind):
+    return register_kind("boom", _boom)
 
 
 def test_cancelling_a_pending_job_takes_it_off_the_queue(api, queue, run_worker):

@@ -33,13 +33,21 @@ async def _follow(base: str, length: int) -> tuple[list[dict], float]:
     return messages, time.perf_counter() - started
 
 
-def test_job_travels_from_post_to_completed_on_a_real_websocket(live_system):
-    messages, elapsed = asyncio.run(_follow(live_system, 100))
-    final = messages[-1]
-    assert final["type"] == "job_status"
-    assert final["status"] == "completed", final
-    assert len(final["result"].split(" ")) == 100
-    print(f"POST -> completed on the WebSocket: {elapsed * 1000:.1f} ms")
+def test_job_travels_from_post_to_completed_on_a_real_websocket(live_system, capsys):
+    timings = []
+    for _ in range(11):  # the first warms the server's connections and imports up
+        messages, elapsed = asyncio.run(_follow(live_system, 100))
+        final = messages[-1]
+        assert final["type"] == "job_status"
+        assert final["status"] == "completed", final
+        assert len(final["result"].split(" ")) == 100
+        timings.append(elapsed * 1000)
+    warm = sorted(timings[1:])
+    with capsys.disabled():
+        print(
+            f"\nPOST -> completed on a WebSocket, 100 words: first {timings[0]:.1f} ms, "
+            f"then median {warm[len(warm) // 2]:.1f} ms, max {warm[-1]:.1f} ms"
+        )
 
 
 def test_watcher_connected_before_the_run_sees_running_then_completed(live_system):

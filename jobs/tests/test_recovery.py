@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from jobs import events, kinds, services
+from jobs import events, services
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import Processes, free_port, post_json, wait_for
@@ -59,10 +59,8 @@ def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys):
 
 
 @pytest.fixture
-def unsafe_kind(monkeypatch):
-    kind = kinds.JobKind(name="charge_card", params_serializer=sleep.SleepParams, handler=sleep.sleep)
-    monkeypatch.setitem(kinds.KINDS, kind.name, kind)
-    return kind
+def unsafe_kind(register_kind):
+    return register_kind("charge_card", sleep.sleep, params_serializer=sleep.SleepParams)
 
 
 def _mark_running(job, worker_name="gone-worker", age=60, **extra):

@@ -3,8 +3,7 @@ import time
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from jobs import kinds, services
-from jobs.kinds import random_text
+from jobs import services
 from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,14 +22,8 @@ def _flaky(params, progress):
     return "third time lucky"
 
 
-def _register(monkeypatch, name, handler, **options):
-    kind = kinds.JobKind(name=name, params_serializer=random_text.RandomTextParams, handler=handler, **options)
-    monkeypatch.setitem(kinds.KINDS, name, kind)
-    return kind
-
-
-def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(monkeypatch, run_worker):
-    _register(monkeypatch, "slow", _slow, timeout=1)
+def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, run_worker):
+    register_kind("slow", _slow, timeout=1)
     job = services.create_job(kind="slow", params={})
     started = time.monotonic()
     run_worker()
@@ -39,9 +32,9 @@ def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(monkeypatch, run_
     assert (job.status, job.error) == (JobStatus.FAILED, "timed out after 1 s")
 
 
-def test_a_kind_with_retries_runs_again_until_it_succeeds(monkeypatch, run_worker):
+def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_worker):
     CALLS.clear()
-    _register(monkeypatch, "flaky", _flaky, max_retries=3, retry_backoff=0)
+    register_kind("flaky", _flaky, max_retries=3, retry_backoff=0)
     job = services.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
@@ -49,9 +42,9 @@ def test_a_kind_with_retries_runs_again_until_it_succeeds(monkeypatch, run_worke
     assert (job.status, job.attempt, job.result) == (JobStatus.COMPLETED, 3, "third time lucky")
 
 
-def test_retries_stop_at_the_kinds_limit(monkeypatch, run_worker):
+def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
     CALLS.clear()
-    _register(monkeypatch, "flaky", _flaky, max_retries=1, retry_backoff=0)
+    register_kind("flaky", _flaky, max_retries=1, retry_backoff=0)
     job = services.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
@@ -61,9 +54,9 @@ def test_retries_stop_at_the_kinds_limit(monkeypatch, run_worker):
     assert len(CALLS) == 2
 
 
-def test_a_retry_waits_out_its_backoff_in_rqs_schedule(monkeypatch, run_worker, queue):
+def test_a_retry_waits_out_its_backoff_in_rqs_schedule(register_kind, run_worker, queue):
     CALLS.clear()
-    _register(monkeypatch, "flaky", _flaky, max_retries=3, retry_backoff=30)
+    register_kind("flaky", _flaky, max_retries=3, retry_backoff=30)
     job = services.create_job(kind="flaky", params={})
     run_worker()
     job.refresh_from_db()

@@ -4,7 +4,7 @@ import threading
 import pytest
 from channels.layers import get_channel_layer
 
-from jobs import events, kinds, services
+from jobs import events, services
 from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
 
@@ -16,10 +16,8 @@ def _boom(params, progress):
 
 
 @pytest.fixture
-def failing_kind(monkeypatch):
-    kind = kinds.JobKind(name="boom", params_serializer=random_text.RandomTextParams, handler=_boom)
-    monkeypatch.setitem(kinds.KINDS, "boom", kind)
-    return kind
+def failing_kind(register_kind):
+    return register_kind("boom", _boom)
 
 
 def test_real_worker_runs_random_text_to_completed(run_worker):
