@@ -187,7 +187,7 @@ class ParamInput:
 @dataclass
 class KindForm:
     kind: str
-    description: str
+    description: list[tuple[str, bool]]  # (text, is code): a kind writes `name` for code
     inputs: list[ParamInput]
     error: str = ""
 
@@ -234,7 +234,9 @@ def kind_form(job_kind: kinds.JobKind, *, values=None, errors=None, error: str =
             param.value = (name in values) if param.type == "checkbox" else values.get(name, "")
         param.error = (errors or {}).get(name, "")
         inputs.append(param)
-    return KindForm(kind=job_kind.name, description=job_kind.description.replace("`", ""), inputs=inputs, error=error)
+    parts = job_kind.description.split("`")
+    description = [(text, i % 2 == 1) for i, text in enumerate(parts) if text]
+    return KindForm(kind=job_kind.name, description=description, inputs=inputs, error=error)
 
 
 def _params_from(job_kind: kinds.JobKind, data) -> dict:
@@ -291,7 +293,9 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         "filters": filters,
         "filtered": any(request.GET.get(name) for name in JobFilters.base_fields),
         "page": page,
-        "jobs": page.object_list if page else [],
+        # New jobs go on top: only the first page takes in a job it does not show yet.
+        "first_page": page is not None and page.number == 1,
+        "jobs": page.object_list if page is not None else [],
         "kind_forms": forms_,
         "start_error": error,
         "stream_url": _job_stream(request.user),

@@ -220,6 +220,8 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
     expect(_row(page, long_job).locator("[data-status]")).to_have_text("Running")
     page.screenshot(path=shots / "jobs.png", full_page=True)
     phone = open_page(owner, "owner-password-1", viewport=PHONE)
+    expect(phone.locator("[data-live-indicator]")).to_have_text("Live")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
     phone.screenshot(path=shots / "overview-phone.png", full_page=True)
     phone.goto("/jobs/")
     phone.screenshot(path=shots / "jobs-phone.png")

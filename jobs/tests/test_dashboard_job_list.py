@@ -103,3 +103,11 @@ def test_running_rows_show_a_progress_bar_and_others_do_not(client, owner, make_
     assert '<span class="progress" data-progress>' in row[: row.index("</tr>")]
     row = page[page.index(f'data-job-id="{pending.id}"') :]
     assert '<span class="progress" data-progress hidden>' in row[: row.index("</tr>")]
+
+
+def test_an_empty_first_page_takes_in_new_jobs_live_and_later_pages_do_not(client, owner, make_job):
+    client.force_login(owner)
+    assert 'data-first-page="true"' in client.get(reverse("job-list")).content.decode()
+    for _ in range(views.PAGE_SIZE + 1):
+        make_job(owner=owner)
+    assert 'data-first-page="false"' in client.get(reverse("job-list"), {"page": "2"}).content.decode()

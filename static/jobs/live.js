@@ -1,41 +1,113 @@
-// Live updates for every element marked data-job-id that is not final yet: one WebSocket
-// per job on /api/ws/jobs, which sends the current status on connect and each change after.
-const STATUS_LABELS = {pending: "Pending", running: "Running", completed: "Completed", failed: "Failed", cancelled: "Cancelled"};
-const FINAL = new Set(["completed", "failed", "cancelled"]);
+// What every live dashboard page shares: one WebSocket that reconnects with backoff,
+// in-place updates of the elements marked data-job-id, and catch-up by re-rendering the
+// page's data-region parts from the server (the streams send changes, not snapshots).
 
-function render(el, msg) {
-  const status = el.querySelector("[data-status]");
-  if (status) {
-    status.textContent = STATUS_LABELS[msg.status] || msg.status;
-    status.className = `status status-${msg.status}`;
-  }
-  const progress = el.querySelector("[data-progress]");
-  if (progress) { progress.value = msg.progress; progress.textContent = `${msg.progress}%`; }
-  const result = el.querySelector("[data-result]");
-  if (result && msg.result !== null) {
-    result.textContent = typeof msg.result === "string" ? msg.result : JSON.stringify(msg.result, null, 2);
-  }
-  const error = el.querySelector("[data-error]");
-  if (error) error.textContent = msg.error || "–";
-  el.dataset.final = FINAL.has(msg.status) ? "true" : "false";
+const LABELS = {pending: "Pending", running: "Running", completed: "Completed", failed: "Failed", cancelled: "Cancelled"};
+const FIRST_DELAY = 500;
+const MAX_DELAY = 15000;
+// Re-renders are coalesced: a burst of changes costs one request.
+const REFRESH_DELAY = 250;
+
+const indicator = document.querySelector("[data-live-indicator]");
+// Lets the stylesheet show what needs JavaScript (.js-only) only when it runs.
+document.documentElement.classList.add("js");
+
+function show(state, text) {
+  if (!indicator) return;
+  indicator.hidden = false;
+  indicator.dataset.state = state;
+  indicator.textContent = text;
 }
 
-function watch(el, delay = 500) {
+function absolute(path) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/api/ws/jobs?job_id=${el.dataset.jobId}`);
-  ws.onmessage = (event) => {
-    const msg = JSON.parse(event.data);
-    if (msg.type === "job_status") render(el, msg);
-    if (el.dataset.final === "true") ws.close(1000);
-  };
-  ws.onclose = (event) => {
-    // Reconnect with backoff unless the job is done or the server refused the id (4xxx).
-    if (el.dataset.final !== "true" && event.code < 4000) {
-      setTimeout(() => watch(el, Math.min(delay * 2, 10000)), delay);
-    }
-  };
+  return `${scheme}://${location.host}${path}`;
 }
 
-document.querySelectorAll("[data-job-id]").forEach((el) => {
-  if (el.dataset.final !== "true") watch(el);
-});
+// Follow `path`, calling onMessage(msg) for each job_status and onOpen(reconnected) on each
+// connection. A close in the 4000s is the server refusing (signed out, not allowed): final.
+export function follow(path, {onMessage, onOpen = () => {}}) {
+  let delay = FIRST_DELAY;
+  let connections = 0;
+  let refusal = "";
+
+  function open() {
+    show("connecting", connections ? "Reconnecting…" : "Connecting…");
+    const ws = new WebSocket(absolute(path));
+    ws.onopen = () => {
+      delay = FIRST_DELAY;
+      show("live", "Live");
+      onOpen(connections++ > 0);
+    };
+    ws.onmessage = (event) => {
+      const msg = JSON.parse(event.data);
+      if (msg.type === "job_status") onMessage(msg);
+      else if (msg.type === "error") refusal = msg.error;
+    };
+    ws.onclose = (event) => {
+      if (event.code >= 4000 && event.code < 5000) {
+        show("off", `Live updates off: ${refusal || "refused"}. Reload to try again.`);
+        return;
+      }
+      // Jitter keeps a restarted server from being hit by every page at the same instant.
+      const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
+      delay = Math.min(delay * 2, MAX_DELAY);
+      show("offline", `Offline, reconnecting in ${Math.ceil(wait / 1000)} s…`);
+      setTimeout(open, wait);
+    };
+  }
+  open();
+}
+
+// Update every element of this job in place. Returns what the page had: whether it shows
+// the job at all, and whether the status it showed differs from the new one.
+export function applyStatus(msg) {
+  const elements = document.querySelectorAll(`[data-job-id="${CSS.escape(msg.job_id)}"]`);
+  let changed = false;
+  for (const el of elements) {
+    if (el.dataset.statusValue !== msg.status) changed = true;
+    el.dataset.statusValue = msg.status;
+    for (const pill of el.querySelectorAll("[data-status]")) {
+      pill.textContent = LABELS[msg.status] || msg.status;
+      pill.className = `status status-${msg.status}`;
+    }
+    for (const box of el.querySelectorAll("[data-progress]")) {
+      box.hidden = msg.status !== "running";
+      box.querySelector("progress").value = msg.progress;
+      box.querySelector("[data-progress-text]").textContent = `${msg.progress}%`;
+    }
+  }
+  return {shown: elements.length > 0, changed};
+}
+
+let timer = null;
+let running = false;
+let again = false;
+
+// Re-render the page's regions from `url` soon; calls during a re-render queue one more.
+export function refreshSoon(url) {
+  if (running) { again = true; return; }
+  if (timer) return;
+  timer = setTimeout(() => refresh(url), REFRESH_DELAY);
+}
+
+async function refresh(url) {
+  timer = null;
+  running = true;
+  try {
+    const response = await fetch(url, {credentials: "same-origin", headers: {Accept: "text/html"}});
+    // A signed-out session is redirected to the sign-in page, which has no regions: keep
+    // what is shown rather than blanking it.
+    if (!response.ok || response.redirected) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const region of document.querySelectorAll("[data-region]")) {
+      const next = fresh.querySelector(`[data-region="${region.dataset.region}"]`);
+      if (next && next.innerHTML !== region.innerHTML) region.replaceWith(document.adoptNode(next));
+    }
+  } catch (error) {
+    // The server is away; the reconnect that follows calls refreshSoon again.
+  } finally {
+    running = false;
+    if (again) { again = false; refreshSoon(url); }
+  }
+}

@@ -1,0 +1,30 @@
+// Job detail: the job's own socket sends its state on every (re)connect and each change
+// after; progress moves in place, a new status re-renders the timeline, buttons and result.
+import {applyStatus, follow, refreshSoon} from "./live.js";
+
+const root = document.querySelector("[data-stream]");
+
+follow(root.dataset.stream, {
+  onMessage(msg) {
+    if (applyStatus(msg).changed) refreshSoon(root.dataset.refreshUrl);
+  },
+});
+
+// Copy buttons show only with JavaScript (.js-only); one listener serves re-rendered ones too.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const status = button.parentElement.querySelector("[data-copy-status]");
+  try {
+    let text = document.querySelector(button.dataset.copy).textContent;
+    if (button.dataset.copyUrl) {
+      // The page shows the start of a long result; the API has all of it.
+      const job = await (await fetch(button.dataset.copyUrl, {headers: {Accept: "application/json"}})).json();
+      text = typeof job.result === "string" ? job.result : JSON.stringify(job.result, null, 2);
+    }
+    await navigator.clipboard.writeText(text);
+    status.textContent = "Copied.";
+  } catch (error) {
+    status.textContent = "Could not copy: select the text and copy it instead.";
+  }
+});
