@@ -221,14 +221,19 @@ def raw_enqueue(redis: Redis, *, jobs: int, clients: int) -> tuple[list[str], fl
     return ids, first_sent, time.perf_counter() - started
 
 
+def _raw_done(redis: Redis, ids: list[str]) -> int:
+    """How many of these raw jobs have finished or failed (one pipelined HGET each)."""
+    with redis.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(f"rq:job:{job_id}", "status")
+        return sum(1 for status in pipe.execute() if status in (b"finished", b"failed"))
+
+
 def raw_throughput(stack: Stack, *, jobs: int, clients: int, time_limit: float) -> dict:
     meter = CpuMeter(stack).start()
     ids, first_sent, submit_seconds = raw_enqueue(stack.redis, jobs=jobs, clients=clients)
-    q = Queue(rawrq.QUEUE_NAME, connection=stack.redis)
     deadline = time.monotonic() + time_limit
-    while q.finished_job_registry.count + q.failed_job_registry.count < len(ids):
-        if time.monotonic() > deadline:
-            break
+    while _raw_done(stack.redis, ids) < len(ids) and time.monotonic() < deadline:
         time.sleep(0.05)
     cpu = meter.stop()
     finished = [job for job in RQJob.fetch_many(ids, connection=stack.redis) if job and job.ended_at]
@@ -385,9 +390,10 @@ def _collect(lines: queue.Queue, count: int, key: str, timeout: float) -> list[d
 
 
 def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: int, time_limit: float) -> dict:
-    """`sockets` WebSockets on one Daphne, each watching its own pending job; then the jobs run
-    through the workers and every socket must receive its `completed` message."""
+    """`sockets` WebSockets on one Daphne, each watching its own pending job; then every job is
+    cancelled through the service layer and every socket must receive its `cancelled`."""
     truncate_jobs(stack)
+    suspend(stack.redis)  # the jobs must stay pending until the sockets are open
     seeder = subprocess.Popen(
         [sys.executable, "-m", "bench.seedjobs", str(sockets)], cwd=ROOT, env=stack.env(),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -397,7 +403,7 @@ def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: 
     threading.Thread(target=_read_lines, args=(seeder, seeder_lines), daemon=True).start()
     children = []
     try:
-        seeded = _collect(seeder_lines, 1, "ids", 60)
+        seeded = _collect(seeder_lines, 1, "ids", 120)
         if not seeded:
             raise RuntimeError("bench.seedjobs created no jobs")
         ids = seeded[0]["ids"]
@@ -428,10 +434,11 @@ def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: 
         for process in (seeder, *children):
             process.stdin.write("go\n")
             process.stdin.flush()
-        completed = _collect(lines, len(children), "completed", time_limit + 10)
+        received = _collect(lines, len(children), "received", time_limit + 10)
         run_seconds = time.perf_counter() - ran_at
         rss_after = rss_kib(server)
         run_cpu = meter.stop()
+        cancelled = _collect(seeder_lines, 1, "cancelled", 10)
     finally:
         for process in (seeder, *children):
             try:
@@ -443,14 +450,17 @@ def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: 
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-    total_completed = sum(item["completed"] for item in completed)
+        Queue(BESPIN_QUEUE, connection=stack.redis).empty()  # what the recovery sweep enqueued meanwhile
+        resume(stack.redis)
     errors = Counter()
     for item in opened:
         errors.update(item.get("errors", {}))
+    total_open = sum(item["opened"] for item in opened)
     return {
         "sockets": len(ids),
         "opened": total_open,
-        "completed": total_completed,
+        "received": sum(item["received"] for item in received),
+        "cancelled": cancelled[0]["cancelled"] if cancelled else None,
         "open_seconds": open_seconds,
         "run_seconds": run_seconds,
         "rss_before_mib": rss_before / 1024,

@@ -141,8 +141,10 @@ def profile_all(stack: Stack, config: dict) -> dict:
         step(f"profile: {requests} job creations, py-spy on Daphne")
         path = OUT / "profile-create-daphne.txt"
         with profiling.Recorder(stack.pid("daphne"), path) as recorder:
-            load = run_async(measure.creation_rate(stack, daphne, requests=requests, clients=clients, time_limit=limit))
-        summaries["create-daphne"] = profiling.summarize(path, per=load["created"], unit="request")
+            creation = run_async(
+                measure.creation_rate(stack, daphne, requests=requests, clients=clients, time_limit=load)
+            )
+        summaries["create-daphne"] = profiling.summarize(path, per=creation["created"], unit="request")
         if not path.exists():
             summaries["create-daphne"] += "\n" + recorder.error
     jobs = config["throughput_jobs"]
@@ -211,7 +213,17 @@ def main() -> int:
             f"{' and '.join(stack.ports)} up; {config['workers']} Bespin workers and {config['workers']} raw RQ workers"
         )
         results = measure_all(stack, config)
-        profile = profile_all(stack, config) if args.profile else None
+        results["seconds"] = time.perf_counter() - started
+        # Written before profiling, so that nothing measured is lost if the profiler fails.
+        text = report.render(results, machine, quick=args.quick)
+        print(f"\n{text}\n", flush=True)
+        if not args.no_write:
+            report.write(text, quick=args.quick)
+            print(f"written to {report.DOC.relative_to(ROOT)}", flush=True)
+        if args.profile:
+            profile = profile_all(stack, config)
+            print("\n".join(f"\n== {name} ==\n{summary}" for name, summary in profile.items()))
+            print(f"\nraw stacks and this summary are in {OUT.relative_to(ROOT)}/")
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every process", file=sys.stderr)
         return 130
@@ -222,15 +234,6 @@ def main() -> int:
     finally:
         stack.stop()
         stack.drop_storage()
-    results["seconds"] = time.perf_counter() - started
-    text = report.render(results, machine, quick=args.quick)
-    print()
-    print(text)
-    if profile:
-        print("\n".join(f"\n== {name} ==\n{summary}" for name, summary in profile.items()))
-    if not args.no_write:
-        report.write(text, quick=args.quick)
-        print(f"\nwritten to {report.DOC.relative_to(ROOT)}")
     return 0
 
 

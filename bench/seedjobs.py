@@ -1,15 +1,17 @@
-"""Setup for the open-WebSockets measurement: `python -m bench.seedjobs N`.
+"""Setup and updates for the open-WebSockets measurement: `python -m bench.seedjobs N`.
 
-Inserts N pending random_text jobs through the Job model (bulk, no enqueue), prints their
-ids as JSON, waits for a line "go" on stdin, then enqueues each through
-`jobs.services.enqueue_job`, the function `create_job` itself calls after commit, so the
-jobs then run through the real workers. Creating 5,000 jobs through the API would measure
-job creation again and take longer than the sockets themselves.
+Inserts N pending random_text jobs through the Job model (bulk, not enqueued) and prints
+their ids as JSON; once every socket is open, run.py writes "go" on stdin and this process
+cancels each job through `jobs.services.cancel_job`, the service the cancel endpoint calls:
+a conditional UPDATE and a publish per job, so every socket must receive its `cancelled`.
+The workers stay suspended meanwhile. Running 5,000 jobs instead would measure the workers
+again (the throughput figure does) and take minutes on two cores.
 """
 
 import json
 import os
 import sys
+import time
 
 import django
 
@@ -27,9 +29,15 @@ def main(count: int) -> None:
     print(json.dumps({"ids": [str(job.id) for job in jobs]}), flush=True)
     if sys.stdin.readline().strip() != "go":
         return
+    started = time.perf_counter()
+    cancelled = 0
     for job in jobs:
-        services.enqueue_job(job)
-    print(json.dumps({"enqueued": len(jobs)}), flush=True)
+        try:
+            services.cancel_job(job=job)
+            cancelled += 1
+        except services.JobStateConflict:
+            pass
+    print(json.dumps({"cancelled": cancelled, "seconds": time.perf_counter() - started}), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 `python -m bench.wsfanout PORT IDS_FILE FIRST LAST`.
 
 Opens one socket per job id in lines FIRST..LAST of IDS_FILE (each gets its job's status at
-once), prints {"opened": …}, waits for a line "go" on stdin (the parent then runs the
-jobs), waits until every socket has received `completed` with a 100-word result or the
-deadline passes, prints {"completed": …}, and closes everything. Several run side by side,
+once), prints {"opened": …}, waits for a line "go" on stdin (the jobs are then cancelled
+through the service layer), waits until every socket has received `cancelled` or the
+deadline passes, prints {"received": …}, and closes everything. Several run side by side,
 since one process on one core could not keep up with thousands of handshakes.
 """
 
@@ -19,6 +19,8 @@ from websockets.asyncio.client import connect
 from bench.stack import raise_open_files
 
 CONNECT_CONCURRENCY = 64
+# The update each socket waits for: bench.seedjobs cancels every job once all sockets are open.
+EXPECTED = "cancelled"
 OPEN_TIMEOUT = 30.0
 
 
@@ -40,11 +42,10 @@ async def main(port: int, job_ids: list[str], deadline_s: float) -> None:
                 return None
             if first.get("type") != "job_status":
                 errors[f"first message {first.get('type')}"] += 1
-            return ws, first
+            return ws
 
     started = time.perf_counter()
-    opened = [pair for pair in await asyncio.gather(*(open_one(job_id) for job_id in job_ids)) if pair]
-    sockets = [ws for ws, _ in opened]
+    sockets = [ws for ws in await asyncio.gather(*(open_one(job_id) for job_id in job_ids)) if ws]
     report(opened=len(sockets), failed=len(job_ids) - len(sockets), seconds=time.perf_counter() - started,
            errors=dict(errors))  # fmt: skip
 
@@ -52,29 +53,19 @@ async def main(port: int, job_ids: list[str], deadline_s: float) -> None:
     if line.strip() != "go":
         return await close_all(sockets)
 
-    def finished(message: dict) -> bool | None:
-        """True for a good `completed`, False for another final state, None while running."""
-        if message.get("status") == "completed":
-            return len((message.get("result") or "").split(" ")) == 100
-        return False if message.get("status") in ("failed", "cancelled") else None
-
-    async def follow(ws, first: dict) -> bool:
-        # A job a worker took before the suspension may be done before its socket opened.
-        if finished(first) is not None:
-            return finished(first)
+    async def follow(ws) -> bool:
         async for raw in ws:
-            message = json.loads(raw)
-            if (outcome := finished(message)) is not None:
-                return outcome
+            if json.loads(raw).get("status") == EXPECTED:
+                return True
         return False
 
     started = time.perf_counter()
-    tasks = [asyncio.ensure_future(follow(ws, first)) for ws, first in opened]
+    tasks = [asyncio.ensure_future(follow(ws)) for ws in sockets]
     done, pending = await asyncio.wait(tasks, timeout=deadline_s) if tasks else (set(), set())
     for task in pending:
         task.cancel()
-    completed = sum(1 for task in done if not task.cancelled() and task.exception() is None and task.result())
-    report(completed=completed, waited=len(sockets), seconds=time.perf_counter() - started)
+    received = sum(1 for task in done if not task.cancelled() and task.exception() is None and task.result())
+    report(received=received, waited=len(sockets), seconds=time.perf_counter() - started)
     await close_all(sockets)
 
 
