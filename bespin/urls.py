@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("webhooks/", include("webhooks.dashboard_urls")),
     path("", include("jobs.dashboard_urls")),
 ]
 

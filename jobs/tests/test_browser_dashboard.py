@@ -5,21 +5,26 @@ Set BESPIN_SCREENSHOTS=docs/screenshots to refresh the README's screenshots; oth
 go to a temporary directory (taking them still exercises the pages at both widths).
 """
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import ROOT, process_env
 from jobs import services
 from jobs.models import Job, JobStatus
+from webhooks import services as webhook_services
+from webhooks.tests.signing import bespin_headers, body_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,8 +53,9 @@ class LiveSystem:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # DEBUG serves /static/ from the source tree (WhiteNoise's finders); without it the
-        # hashed-name storage would need `collectstatic` first.
-        self.env = process_env(DEBUG="1")
+        # hashed-name storage would need `collectstatic` first. The tests' SECRET_KEY, so that
+        # webhook secrets the tests store (encrypted with a key derived from it) verify.
+        self.env = process_env(DEBUG="1", SECRET_KEY=settings.SECRET_KEY)
         self.web = None
         self.worker = self._spawn("worker", [sys.executable, "manage.py", "rqworker", "default"])
 
@@ -340,3 +346,56 @@ def test_without_javascript_every_page_works_as_forms_and_links(open_page, owner
     page.get_by_role("button", name=f"Sign out {owner.username}").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert User.objects.filter(username=owner.username).exists()
+
+
+def _deliver(live, source: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{live.base}/api/webhooks/{source}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_staff_see_a_webhook_receipt_its_payload_as_text_and_the_job_it_started(open_page, staff, live, shots):
+    source = webhook_services.create_source(name="ci")
+    webhook_services.add_secret(source=source, secret="ci-secret")
+    webhook_services.set_trigger(source=source, event_pattern="build.*", job_kind="random_text", params={"length": 12})
+    payload = {
+        "event": "build.finished",
+        "repository": "bespin",
+        "commit": {"id": "9fceb02", "message": "<script>window.__bespinPwned = true</script>"},
+        "checks": [{"name": "tests", "ok": True}, {"name": "lint", "ok": True}],
+    }
+    body = body_of(payload)
+    status, accepted = _deliver(live, "ci", body, bespin_headers("ci-secret", body, **{"User-Agent": "ci-bot/2.1"}))
+    assert status == 201, accepted
+    assert _deliver(live, "ci", body, {"X-Webhook-Signature": "0" * 64})[0] == 401
+
+    page = open_page(staff, "staff-password-1")
+    page.get_by_role("link", name="Webhooks").click()
+    row = page.locator(f'tr[data-receipt-id="{accepted["id"]}"]')
+    expect(row).to_contain_text("build.finished")
+    page.screenshot(path=shots / "webhooks.png", full_page=True)
+    row.get_by_role("link").first.click()
+
+    expect(page.get_by_role("heading", name="Webhook build.finished")).to_be_visible()
+    expect(page.locator("pre.payload")).to_contain_text('"message": "<script>window.__bespinPwned = true</script>"')
+    assert page.evaluate("window.__bespinPwned") is None, "the payload ran as a script"
+    expect(page.locator(".headers")).to_contain_text("ci-bot/2.1")
+    job_link = page.get_by_role("link", name=f"random_text job {accepted['job_id'][:8]}")
+    expect(page.locator("dd [data-status]")).to_have_text("Completed")  # the worker ran it already, or soon
+    page.screenshot(path=shots / "webhook-receipt.png", full_page=True)
+    job_link.click()
+    expect(page.locator(".big-status [data-status]")).to_have_text("Completed")
+    assert len(page.locator("#result").inner_text().split(" ")) == 12
+
+    page.goto("/webhooks/sources/")
+    card = page.locator("section.source", has=page.get_by_role("heading", name="ci"))
+    expect(card).to_contain_text("Deliveries, last 24 h")
+    expect(card.locator("tbody tr td")).to_have_text(["bad_signature", "1"])
+    card.locator("summary").first.click()
+    expect(card.locator("details pre.payload")).to_contain_text("<script>window.__bespinPwned = true</script>")
+    assert page.evaluate("window.__bespinPwned") is None
+    page.screenshot(path=shots / "webhook-sources.png", full_page=True)
