@@ -1,0 +1,124 @@
+"""Events start jobs: a matching verified delivery creates the trigger's job in the same
+transaction as the receipt, and the answer carries its id."""
+
+import pytest
+from rest_framework.exceptions import ValidationError
+
+from jobs.models import Job, JobStatus
+from webhooks import services
+from webhooks.models import WebhookReceipt
+from webhooks.tests.signing import bespin_headers, body_of, github_headers
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "trigger-secret"
+
+
+@pytest.fixture
+def acme(make_source):
+    return make_source("acme", secrets=[SECRET])
+
+
+def _send(deliver, event: str, source="acme", **payload):
+    body = body_of({"event": event, **payload})
+    return deliver(source, body, bespin_headers(SECRET, body))
+
+
+def test_matching_delivery_starts_the_job_and_answers_its_id(
+    acme, deliver, run_worker, django_capture_on_commit_callbacks
+):
+    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 3})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _send(deliver, "order.paid")
+    assert response.status_code == 201
+    job = Job.objects.get(id=response.json()["job_id"])
+    assert (job.type, job.params, job.owner) == ("random_text", {"length": 3}, None)
+    assert WebhookReceipt.objects.get(id=response.json()["id"]).job == job
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert len(job.result.split(" ")) == 3
+
+
+def test_job_is_enqueued_once_the_receipt_is_committed(acme, deliver, queue, django_capture_on_commit_callbacks):
+    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        job_id = _send(deliver, "order.paid").json()["job_id"]
+    assert callbacks, "the enqueue waits for the commit"
+    assert any(job_id in queued for queued in queue.job_ids)
+
+
+def test_delivery_matching_no_trigger_starts_nothing(acme, deliver):
+    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
+    response = _send(deliver, "order.void")
+    assert response.json()["job_id"] is None
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [("order.paid", "random_text"), ("order.void", "sleep"), ("refund", None), ("order.", "sleep"), ("order", None)],
+)
+def test_the_most_specific_wildcard_pattern_wins(acme, deliver, event, kind):
+    services.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
+    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 1})
+    job_id = _send(deliver, event).json()["job_id"]
+    assert (Job.objects.get(id=job_id).type if job_id else None) == kind
+
+
+def test_star_alone_matches_every_event(acme, deliver):
+    services.set_trigger(source=acme, event_pattern="*", job_kind="sleep", params={"seconds": 0})
+    assert _send(deliver, "anything.at.all").json()["job_id"] is not None
+
+
+def test_github_push_starts_a_job(make_source, deliver):
+    source = make_source("github", scheme="github", secrets=[SECRET])
+    services.set_trigger(source=source, event_pattern="push", job_kind="random_text", params={"length": 2})
+    body = body_of({"ref": "refs/heads/main"})
+    response = deliver("github", body, github_headers(SECRET, body, event="push"))
+    assert Job.objects.get(id=response.json()["job_id"]).type == "random_text"
+
+
+def test_redelivery_starts_no_second_job(acme, deliver):
+    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
+    first = _send(deliver, "order.paid")
+    again = _send(deliver, "order.paid")
+    assert again.json()["job_id"] == first.json()["job_id"]
+    assert Job.objects.count() == 1
+
+
+def test_disabled_trigger_starts_nothing(acme, deliver):
+    services.set_trigger(
+        source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0}, enabled=False
+    )
+    assert _send(deliver, "order.paid").json()["job_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"), [("nope", {}), ("sleep", {"seconds": -1}), ("random_text", {"length": 0}), ("sleep", [])]
+)
+def test_trigger_with_bad_kind_or_params_is_refused_when_set(acme, kind, params):
+    with pytest.raises(ValidationError):
+        services.set_trigger(source=acme, event_pattern="x", job_kind=kind, params=params)
+
+
+def test_trigger_that_became_invalid_keeps_the_receipt_and_starts_nothing(acme, deliver, settings):
+    services.set_trigger(source=acme, event_pattern="big", job_kind="random_text", params={"length": 50})
+    settings.RANDOM_TEXT_MAX_WORDS = 10  # the kind's limit changed after the trigger was saved
+    response = _send(deliver, "big")
+    assert response.status_code == 201
+    assert response.json()["job_id"] is None
+    assert WebhookReceipt.objects.get().job is None
+    assert not Job.objects.exists()
+
+
+def test_replay_runs_the_triggers_again_with_a_new_job(acme, deliver):
+    response = _send(deliver, "order.paid")
+    receipt = WebhookReceipt.objects.get(id=response.json()["id"])
+    assert services.replay_receipt(receipt=receipt) is None  # no trigger yet
+    services.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
+    job = services.replay_receipt(receipt=receipt)
+    again = services.replay_receipt(receipt=receipt)
+    assert job is not None and again is not None and job.id != again.id
+    receipt.refresh_from_db()
+    assert receipt.job == again
