@@ -24,12 +24,10 @@ def _send(deliver, event: str, source="acme", **payload):
     return deliver(source, body, bespin_headers(SECRET, body))
 
 
-def test_matching_delivery_starts_the_job_and_answers_its_id(
-    acme, deliver, run_worker, django_capture_on_commit_callbacks
-):
+@pytest.mark.django_db(transaction=True)
+def test_matching_delivery_starts_the_job_and_a_worker_runs_it(acme, deliver, run_worker):
     services.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 3})
-    with django_capture_on_commit_callbacks(execute=True):
-        response = _send(deliver, "order.paid")
+    response = _send(deliver, "order.paid")
     assert response.status_code == 201
     job = Job.objects.get(id=response.json()["job_id"])
     assert (job.type, job.params, job.owner) == ("random_text", {"length": 3}, None)
