@@ -45,13 +45,13 @@ def deliver(api):
     return post
 
 
-async def asgi_post(path: str, chunks, headers: dict, *, host: str = "localhost"):
+async def asgi_post(path: str, chunks, headers: dict, *, host: str = "localhost", method: str = "POST"):
     """Call bespin.asgi.application as Daphne does, the body in `http.request` messages, one per
     item of `chunks` (which may be endless). Returns (status, headers, body, messages read)."""
     from bespin.asgi import application
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
         "headers": [(b"host", host.encode())] + [(k.lower().encode(), str(v).encode()) for k, v in headers.items()],
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
