@@ -65,3 +65,12 @@ def test_the_admin_carries_bespins_title(client, staff):
     staff.save()
     client.force_login(staff)
     assert "Bespin administration" in client.get("/admin/").content.decode()
+
+
+def test_a_missing_page_and_a_refusal_are_shown_in_the_dashboards_own_pages(client, owner, stranger, job):
+    client.force_login(stranger)
+    refused = client.post(reverse("job-cancel", args=[job.id]))
+    assert refused.status_code == 403
+    assert "only the job&#x27;s owner or staff may change it" in refused.content.decode()
+    missing = client.get("/jobs/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.content.decode()

@@ -37,14 +37,13 @@ def test_each_kind_has_a_form_with_a_labelled_input_per_parameter(signed_in, set
     assert page.count('name="kind"') == len(kinds.KINDS)
 
 
-def test_a_new_kind_gets_its_form(signed_in, monkeypatch):
+def test_a_new_kind_gets_its_form(signed_in, register_kind):
     class EchoParams(serializers.Serializer):
         word = serializers.CharField(max_length=20, help_text="What to say back")
         loud = serializers.BooleanField(default=False)
         mood = serializers.ChoiceField(choices=["calm", "busy"], default="calm")
 
-    kind = kinds.JobKind(name="echo", params_serializer=EchoParams, handler=lambda params, progress: params)
-    monkeypatch.setitem(kinds.KINDS, "echo", kind)
+    register_kind("echo", lambda params, progress: params, params_serializer=EchoParams)
     page = signed_in.get(reverse("job-list")).content.decode()
     assert '<label for="echo-word">Word</label>' in page and 'type="text"' in _input(page, "echo-word")
     assert '<input type="checkbox" id="echo-loud" name="loud">' in page
