@@ -121,7 +121,7 @@ def measure_all(stack: Stack, config: dict) -> dict:
     )
 
     sockets = config["sockets"]
-    step(f"open WebSockets: {sockets} on one Daphne process, each for its own job run by the workers")
+    step(f"open WebSockets: {sockets} on one Daphne process, each for its own job, then cancel every job")
     results["websockets"] = measure.open_websockets(
         stack, daphne, sockets=sockets, client_processes=config["ws_client_processes"], time_limit=limit
     )
