@@ -154,7 +154,8 @@ def overview(request):
 
 class JobFilters(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *JobStatus.choices])
-    type = forms.ChoiceField(required=False, choices=[("", "Any type"), *((name, name) for name in kinds.KINDS)])
+    # A callable, so that a kind registered after start-up is a choice too.
+    type = forms.ChoiceField(required=False, choices=lambda: [("", "Any type"), *((n, n) for n in kinds.KINDS)])
     q = forms.CharField(
         required=False,
         max_length=36,
@@ -285,7 +286,7 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         status = 400
         for name in filters.errors:
             filters.fields[name].widget.attrs["aria-describedby"] = f"{filters[name].auto_id}-error"
-    forms_ = [
+    kind_forms = [
         failed_form if failed_form and failed_form.kind == name else kind_form(job_kind)
         for name, job_kind in kinds.KINDS.items()
     ]
@@ -296,7 +297,7 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         # New jobs go on top: only the first page takes in a job it does not show yet.
         "first_page": page is not None and page.number == 1,
         "jobs": page.object_list if page is not None else [],
-        "kind_forms": forms_,
+        "kind_forms": kind_forms,
         "start_error": error,
         "stream_url": _job_stream(request.user),
         # A failed POST to jobs/new renders this page, but only GET job-list re-renders it.

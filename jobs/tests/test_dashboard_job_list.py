@@ -111,3 +111,11 @@ def test_an_empty_first_page_takes_in_new_jobs_live_and_later_pages_do_not(clien
     for _ in range(views.PAGE_SIZE + 1):
         make_job(owner=owner)
     assert 'data-first-page="false"' in client.get(reverse("job-list"), {"page": "2"}).content.decode()
+
+
+def test_a_kind_registered_later_can_be_filtered_on(client, owner, make_job, register_kind):
+    register_kind("echo", lambda params, progress: params)
+    echo = make_job(kind="echo", params={"length": 1}, owner=owner)
+    make_job(owner=owner)
+    client.force_login(owner)
+    assert _ids(client.get(reverse("job-list"), {"type": "echo"})) == [str(echo.id)]
