@@ -37,17 +37,29 @@ def _refused(rejection: Rejected) -> Answer:
 
 def answer_delivery(*, source_name: str, headers: Mapping[str, str], body: bytes) -> Answer:
     """201 with the new receipt, 200 with the first one for a redelivery, or the rejection."""
-    try:
-        accepted = services.receive_webhook(source_name=source_name, headers=headers, body=body)
-    except Rejected as rejection:
-        return _refused(rejection)
-    data = {
-        "id": str(accepted.receipt_id),
-        "event": accepted.event,
-        "job_id": str(accepted.job_id) if accepted.job_id else None,
-        "duplicate": not accepted.created,
-    }
-    return Answer(201 if accepted.created else 200, data)
+    return answer_deliveries([{"source_name": source_name, "headers": headers, "body": body}])[0]
+
+
+def answer_deliveries(requests: list[dict]) -> list[Answer]:
+    """The answer to each of several deliveries (`source_name`, `headers`, `body`), stored
+    together: the ASGI ingress hands over those that arrived while it stored the last batch."""
+    answers: list[Answer | None] = [None] * len(requests)
+    verified: list[tuple[int, services.Delivery]] = []
+    for index, request in enumerate(requests):
+        try:
+            verified.append((index, services.verify_delivery(**request)))
+        except Rejected as rejection:
+            answers[index] = _refused(rejection)
+    stored = services.record_deliveries(deliveries=[delivery for _, delivery in verified])
+    for (index, _), accepted in zip(verified, stored, strict=True):
+        data = {
+            "id": str(accepted.receipt_id),
+            "event": accepted.event,
+            "job_id": str(accepted.job_id) if accepted.job_id else None,
+            "duplicate": not accepted.created,
+        }
+        answers[index] = Answer(201 if accepted.created else 200, data)
+    return answers
 
 
 def answer_too_large(*, source_name: str, headers: Mapping[str, str], head: bytes) -> Answer:

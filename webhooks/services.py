@@ -11,11 +11,10 @@ import logging
 import secrets as random_secrets
 import time
 import uuid
-from collections.abc import Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cache
+from functools import lru_cache
 
 import redis
 from django.conf import settings
@@ -47,6 +46,22 @@ class Accepted:
     created: bool  # False for a redelivery: the receipt is the first delivery's
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A verified delivery, ready to be stored."""
+
+    source: str
+    event: str
+    delivery_id: str
+    payload: dict
+    headers: dict
+    trigger: TriggerRule | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.delivery_id)
+
+
 def receive_webhook(*, source_name: str, headers: Mapping[str, str], body: bytes) -> Accepted:
     """Verify one delivery to `source_name` and store it, starting the job its event triggers.
 
@@ -54,6 +69,13 @@ def receive_webhook(*, source_name: str, headers: Mapping[str, str], body: bytes
     signature, stale timestamp, not a JSON object) after counting it against the source.
     A redelivery of a stored delivery id returns the first receipt with `created=False`.
     """
+    [accepted] = record_deliveries(deliveries=[verify_delivery(source_name=source_name, headers=headers, body=body)])
+    return accepted
+
+
+def verify_delivery(*, source_name: str, headers: Mapping[str, str], body: bytes) -> Delivery:
+    """Everything `receive_webhook` does before storing: the source, its rate, the size, the
+    signature and the payload. Raises Rejected after counting it against the source."""
     source = selectors.source_config(source_name)
     try:
         if source is None:
@@ -75,7 +97,7 @@ def receive_webhook(*, source_name: str, headers: Mapping[str, str], body: bytes
             log.info("webhook_rejected source=%r reason=%s", source_name[:64], rejection.reason)
         raise
     event = source.scheme.event(headers=headers, payload=payload)
-    return record_delivery(
+    return Delivery(
         source=source.name,
         event=event,
         delivery_id=source.scheme.delivery_id(headers=headers, payload=payload, body=body),
@@ -103,41 +125,105 @@ def reject_too_large(*, source_name: str, headers: Mapping[str, str], head: byte
 def record_delivery(
     *, source: str, event: str, delivery_id: str, payload: dict, headers: dict, trigger: TriggerRule | None = None
 ) -> Accepted:
-    """Store a verified delivery once per (source, delivery id), with the job `trigger` starts.
+    """Store one verified delivery; see record_deliveries."""
+    delivery = Delivery(source, event, delivery_id, payload, headers, trigger)
+    return record_deliveries(deliveries=[delivery])[0]
 
-    Under a race the second insert waits for the first to commit and then gets the first row
-    back, so two identical deliveries arriving together store one receipt and start one job.
+
+def record_deliveries(*, deliveries: Sequence[Delivery]) -> list[Accepted]:
+    """Store verified deliveries once per (source, delivery id), each with the job its trigger
+    starts, and answer each: the new receipt, or the first one for a redelivery.
+
+    Deliveries without a trigger go in one INSERT (the ASGI ingress hands over all that
+    arrived while the previous batch was being stored). A triggered one goes in its own
+    transaction with its job. Under a race an insert waits for the other to commit and then
+    gets the first row back, so identical deliveries arriving together store one receipt.
     """
-    new_id = uuid.uuid4()
-    row = (new_id, source, event, delivery_id, json.dumps(payload), json.dumps(headers), timezone.now())
-    # A receipt without a trigger is one INSERT, atomic by itself: no transaction round trips.
-    with transaction.atomic() if trigger else nullcontext():
-        with connection.cursor() as cursor:
-            cursor.execute(_insert_receipt_sql(), row)
-            receipt_id, first_event, first_job_id = cursor.fetchone()
-        if receipt_id != new_id:
-            log.info("webhook_redelivery source=%s delivery=%s receipt=%s", source, delivery_id, receipt_id)
-            return Accepted(receipt_id=receipt_id, event=first_event, job_id=first_job_id, created=False)
-        job = _start_job(receipt_id=receipt_id, trigger=trigger) if trigger else None
-    log.info("webhook_received source=%s event=%s receipt=%s job=%s", source, event, receipt_id, job and job.id)
-    return Accepted(receipt_id=receipt_id, event=event, job_id=job.id if job else None, created=True)
+    answers: dict[tuple[str, str], Accepted] = {}
+    plain: dict[tuple[str, str], Delivery] = {}
+    for delivery in deliveries:
+        if delivery.key in answers or delivery.key in plain:
+            continue  # the same delivery twice in one batch: answered as a redelivery below
+        if delivery.trigger is None:
+            plain[delivery.key] = delivery
+        else:
+            answers[delivery.key] = _record_triggered(delivery)
+    if plain:
+        answers.update(_insert_receipts(list(plain.values())))
+    results, seen = [], set()
+    for delivery in deliveries:
+        accepted = answers[delivery.key]
+        if delivery.key in seen and accepted.created:
+            accepted = replace(accepted, created=False)
+        seen.add(delivery.key)
+        results.append(accepted)
+    return results
 
 
-@cache
-def _insert_receipt_sql() -> str:
-    """`INSERT … ON CONFLICT (source, delivery_id) DO UPDATE … RETURNING`, the one statement a
-    delivery costs. Written out because the ORM cannot say it in one round trip: bulk_create
-    wraps its INSERT in BEGIN/COMMIT, and with ignore_conflicts returns nothing. The no-op
-    update (delivery_id set to itself) is what makes PostgreSQL return the row already there."""
+def _rows(deliveries: Sequence[Delivery]) -> tuple[list[uuid.UUID], list]:
+    ids, params = [], []
+    now = timezone.now()
+    for delivery in deliveries:
+        ids.append(uuid.uuid4())
+        params += [ids[-1], delivery.source, delivery.event, delivery.delivery_id]
+        params += [json.dumps(delivery.payload), json.dumps(delivery.headers), now]
+    return ids, params
+
+
+def _insert_receipts(deliveries: list[Delivery]) -> dict[tuple[str, str], Accepted]:
+    # Sorted by key, so that two batches that share keys take their locks in one order.
+    deliveries.sort(key=lambda delivery: delivery.key)
+    new_ids, params = _rows(deliveries)
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_receipt_sql(len(deliveries)), params)
+        returned = {(source, delivery_id): (receipt_id, event, job_id)
+                    for receipt_id, source, delivery_id, event, job_id in cursor.fetchall()}  # fmt: skip
+    answers = {}
+    for delivery, new_id in zip(deliveries, new_ids, strict=True):
+        receipt_id, event, job_id = returned[delivery.key]
+        answers[delivery.key] = _accepted(delivery, receipt_id, event, job_id, created=receipt_id == new_id)
+    return answers
+
+
+@transaction.atomic
+def _record_triggered(delivery: Delivery) -> Accepted:
+    [new_id], params = _rows([delivery])
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_receipt_sql(1), params)
+        receipt_id, _source, _delivery_id, event, job_id = cursor.fetchone()
+    if receipt_id != new_id:
+        return _accepted(delivery, receipt_id, event, job_id, created=False)
+    job = _start_job(receipt_id=receipt_id, trigger=delivery.trigger)
+    return _accepted(delivery, receipt_id, event, job.id if job else None, created=True)
+
+
+def _accepted(delivery: Delivery, receipt_id, event, job_id, *, created: bool) -> Accepted:
+    if created:
+        log.info("webhook_received source=%s event=%s receipt=%s job=%s", delivery.source, event, receipt_id, job_id)
+    else:
+        log.info(
+            "webhook_redelivery source=%s delivery=%s receipt=%s", delivery.source, delivery.delivery_id, receipt_id
+        )
+    return Accepted(receipt_id=receipt_id, event=event, job_id=job_id, created=created)
+
+
+@lru_cache(maxsize=128)
+def _insert_receipt_sql(rows: int) -> str:
+    """`INSERT … VALUES (…), (…) ON CONFLICT (source, delivery_id) DO UPDATE … RETURNING`,
+    one statement for a whole batch. Written out because the ORM cannot say it in one round
+    trip: bulk_create wraps its INSERT in BEGIN/COMMIT, and with ignore_conflicts returns
+    nothing. The no-op update (delivery_id set to itself) makes PostgreSQL return the row
+    that is already there, which is how a redelivery learns the first receipt's id."""
     meta = WebhookReceipt._meta
     column = {name: meta.get_field(name).column for name in (*_RECEIPT_FIELDS, "verified")}
     columns = ", ".join(column[name] for name in _RECEIPT_FIELDS)
+    values = ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, true)"] * rows)
     return (
-        f"INSERT INTO {meta.db_table} ({columns}, {column['verified']}) "
-        f"VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, true) "
+        f"INSERT INTO {meta.db_table} ({columns}, {column['verified']}) VALUES {values} "
         f"ON CONFLICT ({column['source']}, {column['delivery_id']}) "
         f"DO UPDATE SET {column['delivery_id']} = EXCLUDED.{column['delivery_id']} "
-        f"RETURNING {column['id']}, {column['event']}, {meta.get_field('job').column}"
+        f"RETURNING {column['id']}, {column['source']}, {column['delivery_id']}, {column['event']}, "
+        f"{meta.get_field('job').column}"
     )
 
 
