@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from jobs.models import Job
 from webhooks import services
 from webhooks.models import WebhookReceipt
+from webhooks.selectors import TriggerRule
 from webhooks.tests.conftest import LIVE_SECRET
 from webhooks.tests.signing import bespin_headers, body_of
 
@@ -98,3 +99,22 @@ def test_concurrent_identical_deliveries_over_daphne_store_one_receipt(live_daph
         assert statuses == [200, 200, 200, 201], outcome
         assert len({answer.split(b'"id": "')[1][:36] for _, answer in outcome}) == 1
     assert WebhookReceipt.objects.count() == 10
+
+
+@pytest.mark.django_db
+def test_batch_with_the_same_delivery_twice_stores_it_once():
+    """The ingress stores deliveries that arrive together as one batch; one that is in it twice
+    is stored once, and its second copy answered as a redelivery."""
+    rule = TriggerRule.build(pattern="job.*", job_kind="sleep", params={"seconds": 0})
+    plain = services.Delivery("acme", "plain", "d-1", {"n": 1}, {})
+    triggered = services.Delivery("acme", "job.start", "d-2", {"n": 2}, {}, rule)
+    other = services.Delivery("acme", "plain", "d-3", {"n": 3}, {})
+    answers = services.record_deliveries(deliveries=[plain, triggered, plain, triggered, other])
+    assert [answer.created for answer in answers] == [True, True, False, False, True]
+    assert answers[0].receipt_id == answers[2].receipt_id
+    assert answers[1].job_id == answers[3].job_id is not None
+    assert (WebhookReceipt.objects.count(), Job.objects.count()) == (3, 1)
+    again = services.record_deliveries(deliveries=[plain, triggered])
+    assert [(answer.created, answer.receipt_id) for answer in again] == [
+        (False, answers[0].receipt_id), (False, answers[1].receipt_id)
+    ]  # fmt: skip
