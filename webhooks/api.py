@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
@@ -104,7 +105,9 @@ class ReceiptList(APIView):
     `received_after`, `received_before` (ISO 8601)."""
 
     permission_classes = [StaffOnly]
+    serializer_class = ReceiptSerializer  # for the OpenAPI schema
 
+    @extend_schema(parameters=[ReceiptListFilter], responses=ReceiptSerializer(many=True))
     def get(self, request):
         filters = ReceiptListFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -118,6 +121,7 @@ class ReceiptDetail(APIView):
     """One stored webhook receipt."""
 
     permission_classes = [StaffOnly]
+    serializer_class = ReceiptSerializer
 
     def get(self, request, receipt_id):
         receipt = selectors.get_receipt(receipt_id)
