@@ -6,4 +6,5 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --noinput && daphne -b 0.0.0.0 -p ${PORT:-8000} bespin.asgi:application"]
+ENV HOST=0.0.0.0
+CMD ["sh", "-c", "python manage.py migrate --noinput && ./run.sh serve"]

@@ -20,7 +20,7 @@ dev() {
   ensure_venv
   export DEBUG=${DEBUG:-1}
   "$PY" manage.py bootstrap
-  "$VENV/bin/daphne" -b "${HOST:-127.0.0.1}" -p "$PORT" bespin.asgi:application &
+  serve "$VENV/bin/" &
   local web=$!
   "$PY" manage.py rqworker default &
   local worker=$!
@@ -35,12 +35,25 @@ dev() {
   exit 1
 }
 
+# The ASGI server: Daphne by default; BESPIN_SERVER=uvicorn runs uvicorn (uvloop, httptools),
+# which serves the same application with less CPU per request (docs/BENCHMARKS.md).
+serve() {
+  local bin=${1:-}
+  case "${BESPIN_SERVER:-daphne}" in
+    daphne) exec "${bin}daphne" -b "${HOST:-127.0.0.1}" -p "$PORT" bespin.asgi:application ;;
+    uvicorn) exec "${bin}uvicorn" bespin.asgi:application --host "${HOST:-127.0.0.1}" --port "$PORT" \
+               --loop uvloop --http httptools --ws websockets-sansio --no-server-header ;;
+    *) echo "BESPIN_SERVER must be daphne or uvicorn, not '$BESPIN_SERVER'" >&2; exit 2 ;;
+  esac
+}
+
 compose() {
   if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
 }
 
 case "${1:-help}" in
   dev) dev ;;
+  serve) if [ -x "$VENV/bin/daphne" ]; then serve "$VENV/bin/"; else serve; fi ;;
   docker) compose up --build ;;
   clean) rm -rf "$VENV" staticfiles .pytest_cache .ruff_cache .hypothesis; find . -name __pycache__ -prune -exec rm -rf {} + ;;
   docker-clean) compose down --volumes --remove-orphans ;;
@@ -48,6 +61,7 @@ case "${1:-help}" in
     cat <<'USAGE'
 Usage: ./run.sh COMMAND
   dev           create .venv, set up the database, run Daphne and one worker (Ctrl-C stops both)
+  serve         run the ASGI server only (Daphne, or uvicorn with BESPIN_SERVER=uvicorn), as containers do
   docker        run PostgreSQL, Redis, the server and a worker with Docker Compose
   clean         remove the virtualenv, caches and collected static files
   docker-clean  stop and remove the Compose containers and volumes

@@ -43,7 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "bespin.middleware.AsyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,7 +98,14 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "bespin:layer", "capacity": 1000},
+        "CONFIG": {
+            # redis-py 8 gives every connection a 5 s socket timeout by default, the same as
+            # the layer's blocking read (BZPOPMIN, 5 s): an idle WebSocket then died with
+            # a TimeoutError after 5 s. The read timeout must be longer than the block.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "prefix": "bespin:layer",
+            "capacity": 1000,
+        },
     },
 }
 

@@ -48,8 +48,9 @@ def team_ids_of(job: Job) -> list[int]:
     return cached
 
 
-def groups_for(job: Job) -> list[str]:
-    groups = [job_group(job.id), SITE_GROUP]
+def groups_for(job: Job, *, new: bool = False) -> list[str]:
+    # Nobody can watch a job's own group before its id is handed out: a new job skips it.
+    groups = [SITE_GROUP] if new else [job_group(job.id), SITE_GROUP]
     if job.owner_id is not None:
         groups.append(owner_group(job.owner_id))
         groups.extend(team_group(team_id) for team_id in team_ids_of(job))
@@ -95,11 +96,11 @@ def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
         raise
 
 
-def publish(job: Job) -> None:
+def publish(job: Job, *, new: bool = False) -> None:
     """Send the job's current state to everyone watching it. Never raises: the row in
     PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
     try:
-        run(_send(groups_for(job), status_event(job)))
+        run(_send(groups_for(job, new=new), status_event(job)))
     except Exception:
         log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)
 

@@ -9,6 +9,7 @@ newer state.
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -89,8 +90,18 @@ def _log_change(job: Job, **extra) -> None:
     log.info("job_change %s", " ".join(f"{k}={v}" for k, v in fields.items() if v is not None))
 
 
+_queues: dict[int, object] = {}
+
+
 def _queue():
-    return django_rq.get_queue(QUEUE_NAME)
+    """This process's RQ queue. `django_rq.get_queue()` builds a new Redis client, pool and
+    TCP connection on every call (several ms a job); one per process is kept instead, and a
+    forked child makes its own."""
+    pid = os.getpid()
+    queue = _queues.get(pid)
+    if queue is None:
+        queue = _queues[pid] = django_rq.get_queue(QUEUE_NAME)
+    return queue
 
 
 def enqueue_job(job: Job, *, delay: float = 0) -> None:
@@ -110,11 +121,6 @@ def enqueue_job(job: Job, *, delay: float = 0) -> None:
             _queue().enqueue("jobs.tasks.run_job", str(job.id), **options)
     except Exception:
         log.exception("enqueue failed job=%s; the recovery sweep will enqueue it again", job.id)
-
-
-def _after_commit_enqueue_and_publish(job: Job, *, delay: float = 0) -> None:
-    transaction.on_commit(partial(enqueue_job, job, delay=delay))
-    transaction.on_commit(partial(events.publish, job))
 
 
 def _fingerprint(kind: str, params: dict) -> str:
@@ -163,7 +169,8 @@ def create_job_once(*, kind: str, params, owner=None, idempotency_key: str = "",
 def _insert_job(job_kind: kinds.JobKind, params: dict, owner) -> Job:
     job = Job.objects.create(type=job_kind.name, params=params, owner=owner)
     _log_change(job)
-    _after_commit_enqueue_and_publish(job)
+    transaction.on_commit(partial(enqueue_job, job))
+    transaction.on_commit(partial(events.publish, job, new=True))
     return job
 
 
@@ -179,14 +186,21 @@ def _transition(job: Job, *, allowed, **changes) -> bool:
     return True
 
 
+_START_SQL = (
+    f"UPDATE {Job._meta.db_table} SET status = %s, started_at = %s, finished_at = NULL, progress = 0, "
+    "worker_name = %s WHERE id = %s AND status = %s RETURNING *"
+)
+
+
 def start_job(*, job_id, worker_name: str = "") -> Job | None:
-    """Move a pending job to running; None when it is not pending any more."""
-    updated = Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), finished_at=None, progress=0, worker_name=worker_name
-    )
-    if not updated:
+    """Move a pending job to running; None when it is not pending any more.
+
+    One conditional `UPDATE … RETURNING` both claims the job and loads the row it wrote, so
+    the worker pays one round trip, and reads exactly the state it set."""
+    params = [JobStatus.RUNNING, timezone.now(), worker_name, job_id, JobStatus.PENDING]
+    job = next(iter(Job.objects.raw(_START_SQL, params)), None)
+    if job is None:
         return None
-    job = Job.objects.get(id=job_id)
     _log_change(job)
     events.publish(job)
     return job
@@ -382,15 +396,27 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
             report.failed_lost.append(job)
 
 
+# Pending jobs checked against Redis per sweep, oldest first. A backlog of thousands is
+# covered over several sweeps instead of loading and fetching all of it every 2 seconds.
+SWEEP_BATCH = 500
+_IN_REDIS = {b"queued", b"scheduled", b"started", b"deferred"}
+
+
 def _reenqueue_missing(connection, report: Recovery) -> None:
     # A younger pending job may still be on its way to Redis (enqueue runs after commit).
     grace = timedelta(seconds=settings.ENQUEUE_GRACE_SECONDS)
-    pending = list(Job.objects.filter(status=JobStatus.PENDING, created_at__lt=timezone.now() - grace))
+    pending = list(
+        Job.objects.filter(status=JobStatus.PENDING, created_at__lt=timezone.now() - grace)
+        .order_by("created_at")
+        .only("id", "type", "attempt", "created_at")[:SWEEP_BATCH]
+    )
     if not pending:
         return
-    rq_jobs = RQJob.fetch_many([rq_job_id(job) for job in pending], connection=connection)
-    for job, rq_job in zip(pending, rq_jobs, strict=True):
-        if rq_job is not None and rq_job.get_status(refresh=False) in ("queued", "scheduled", "started", "deferred"):
+    pipeline = connection.pipeline(transaction=False)
+    for job in pending:
+        pipeline.hget(RQJob.key_for(rq_job_id(job)), "status")
+    for job, status in zip(pending, pipeline.execute(), strict=True):
+        if status in _IN_REDIS:
             continue
         enqueue_job(job)
         report.reenqueued.append(job)

@@ -103,3 +103,15 @@ async def test_foreign_browser_origin_is_refused():
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+async def test_an_idle_socket_outlives_the_layers_blocking_read():
+    # The layer blocks 5 s per read; a socket with nothing to say for longer must stay open
+    # and still get the next change.
+    job = await create_job(kind="random_text", params={"length": 5})
+    communicator = await _connect(f"/api/ws/jobs?job_id={job.id}")
+    await communicator.receive_json_from(timeout=5)
+    assert await communicator.receive_nothing(timeout=7)
+    await database_sync_to_async(services.cancel_job)(job=job)
+    assert (await communicator.receive_json_from(timeout=5))["status"] == JobStatus.CANCELLED
+    await communicator.disconnect()

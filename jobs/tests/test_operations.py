@@ -100,3 +100,14 @@ def test_every_change_is_one_structured_log_line(run_worker, caplog):
     assert [line.split(" status=")[1].split(" ")[0] for line in lines] == ["pending", "running", "completed"]
     assert all(f"job={job.id} kind=random_text" in line for line in lines)
     assert " duration=" in lines[-1] and " worker=" in lines[-1]
+
+
+async def test_static_files_are_served_on_the_async_middleware_chain(settings):
+    from django.test import AsyncClient
+
+    settings.WHITENOISE_USE_FINDERS = True  # production serves collectstatic's copies instead
+    async_client = AsyncClient()
+    response = await async_client.get("/static/css/bespin.css")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    assert (await async_client.get("/api/test")).status_code == 200
