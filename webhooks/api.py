@@ -46,11 +46,11 @@ def answer_deliveries(requests: list[dict]) -> list[Answer]:
     together: the ASGI ingress hands over those that arrived while it stored the last batch."""
     answers: list[Answer | None] = [None] * len(requests)
     verified: list[tuple[int, services.Delivery]] = []
-    for index, request in enumerate(requests):
-        try:
-            verified.append((index, services.verify_delivery(**request)))
-        except Rejected as rejection:
-            answers[index] = _refused(rejection)
+    for index, outcome in enumerate(services.verify_deliveries(requests=requests)):
+        if isinstance(outcome, Rejected):
+            answers[index] = _refused(outcome)
+        else:
+            verified.append((index, outcome))
     stored = services.record_deliveries(deliveries=[delivery for _, delivery in verified])
     for (index, _), accepted in zip(verified, stored, strict=True):
         data = {

@@ -101,3 +101,16 @@ def test_malformed_headers_of_any_kind_never_give_a_500(deliver):
     for headers in ({"X-Webhook-Signature": "\x7f" * 10}, {"X-Webhook-Signature": "sha256=" + "ÿ" * 64},
                     {"Content-Length": "abc"}, {"X-Webhook-Event": "\x01"}, {"Stripe-Signature": "t=1"}):  # fmt: skip
         assert deliver("acme", body_of({}), headers).status_code < 500
+
+
+def test_batch_spends_the_rate_in_arrival_order(acme, make_source):
+    services.update_source(source=acme, rate_per_minute=3)
+    make_source("other", secrets=[SECRET], rate_per_minute=0)
+    requests = []
+    for number, source in enumerate(["acme", "other", "acme", "acme", "acme", "other", "acme"]):
+        body = body_of({"event": "e", "n": number})
+        requests.append({"source_name": source, "headers": bespin_headers(SECRET, body), "body": body})
+    outcomes = services.verify_deliveries(requests=requests)
+    limited = [getattr(outcome, "reason", None) == "rate_limited" for outcome in outcomes]
+    assert limited == [False, False, False, False, True, False, True]
+    assert selectors.rejection_counts("acme") == {"rate_limited": 2}
