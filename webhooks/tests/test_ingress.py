@@ -63,3 +63,17 @@ def test_get_of_a_receipt_is_left_to_django_and_needs_staff():
     status, _, answer = _post("/api/webhooks/00000000-0000-0000-0000-000000000000", b"", {}, method="GET")
     assert status == 403
     assert "sign in" in answer["error"]
+
+
+def test_trigger_through_the_ingress_starts_and_enqueues_its_job(make_source, queue):
+    from jobs.models import Job
+    from webhooks import services
+
+    source = make_source("shop", secrets=[SECRET])
+    services.set_trigger(source=source, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
+    body = body_of({"event": "order.paid"})
+    status, _, answer = _post("/api/webhooks/shop", body, bespin_headers(SECRET, body))
+    assert status == 201
+    job = Job.objects.get(id=answer["job_id"])
+    assert WebhookReceipt.objects.get(id=answer["id"]).job == job
+    assert any(str(job.id) in queued for queued in queue.job_ids)
