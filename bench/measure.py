@@ -364,29 +364,31 @@ def _receipts(stack: Stack) -> int | None:
 # Open WebSockets
 
 
-def _read_lines(process: subprocess.Popen, into: queue.Queue) -> None:
+def _read_lines(process: subprocess.Popen, into: queue.Queue, source: int = 0) -> None:
     for line in process.stdout:
         try:
-            into.put(json.loads(line))
+            into.put((source, json.loads(line)))
         except ValueError:
-            into.put({"noise": line.strip()[:200]})
-    into.put({"eof": True})
+            into.put((source, {"noise": line.strip()[:200]}))
+    into.put((source, {"eof": True}))
 
 
-def _collect(lines: queue.Queue, count: int, key: str, timeout: float) -> list[dict]:
-    got, deadline = [], time.monotonic() + timeout
-    while len(got) < count:
+def _collect(lines: queue.Queue, sources: int, key: str, timeout: float) -> list[dict]:
+    """The first line carrying `key` from each of `sources` processes; a process that exits
+    without one is given up on, and so is everything after `timeout` seconds."""
+    got: dict[int, dict] = {}
+    gone: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while len(got) + len(gone - set(got)) < sources and time.monotonic() < deadline:
         try:
-            item = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            source, item = lines.get(timeout=max(0.1, deadline - time.monotonic()))
         except queue.Empty:
             break
-        if key in item:
-            got.append(item)
+        if key in item and source not in got:
+            got[source] = item
         elif "eof" in item:
-            count -= 1
-        if time.monotonic() > deadline:
-            break
-    return got
+            gone.add(source)
+    return list(got.values())
 
 
 def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: int, time_limit: float) -> dict:
@@ -422,7 +424,7 @@ def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: 
                 cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             children.append(child)
-            threading.Thread(target=_read_lines, args=(child, lines), daemon=True).start()
+            threading.Thread(target=_read_lines, args=(child, lines, len(children)), daemon=True).start()
         opened = _collect(lines, len(children), "opened", time_limit)
         open_seconds = time.perf_counter() - opened_at
         total_open = sum(item["opened"] for item in opened)
@@ -455,11 +457,14 @@ def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: 
     errors = Counter()
     for item in opened:
         errors.update(item.get("errors", {}))
+    for item in received:
+        errors.update(item.get("closed", {}))  # sockets the server closed before their update
     total_open = sum(item["opened"] for item in opened)
     return {
         "sockets": len(ids),
         "opened": total_open,
         "received": sum(item["received"] for item in received),
+        "clients": received,
         "cancelled": cancelled[0]["cancelled"] if cancelled else None,
         "open_seconds": open_seconds,
         "run_seconds": run_seconds,

@@ -3,7 +3,7 @@
 
 Opens one socket per job id in lines FIRST..LAST of IDS_FILE (each gets its job's status at
 once), prints {"opened": …}, waits for a line "go" on stdin (the jobs are then cancelled
-through the service layer), waits until every socket has received `cancelled` or the
+through the service layer), waits until every socket has received its final status or the
 deadline passes, prints {"received": …}, and closes everything. Several run side by side,
 since one process on one core could not keep up with thousands of handshakes.
 """
@@ -19,8 +19,9 @@ from websockets.asyncio.client import connect
 from bench.stack import raise_open_files
 
 CONNECT_CONCURRENCY = 64
-# The update each socket waits for: bench.seedjobs cancels every job once all sockets are open.
-EXPECTED = "cancelled"
+# The update each socket waits for: bench.seedjobs cancels every job once all sockets are open
+# (a job a worker took just before the suspension ends `completed` instead).
+FINAL = ("cancelled", "completed", "failed")
 OPEN_TIMEOUT = 30.0
 
 
@@ -38,7 +39,8 @@ async def main(port: int, job_ids: list[str], deadline_s: float) -> None:
                 )  # fmt: skip
                 first = json.loads(await asyncio.wait_for(ws.recv(), timeout=OPEN_TIMEOUT))
             except Exception as exc:  # noqa: BLE001 - counted and reported, never fatal
-                errors[type(exc).__name__] += 1
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                errors[type(exc).__name__ + (f" {status}" if status else "")] += 1
                 return None
             if first.get("type") != "job_status":
                 errors[f"first message {first.get('type')}"] += 1
@@ -53,10 +55,17 @@ async def main(port: int, job_ids: list[str], deadline_s: float) -> None:
     if line.strip() != "go":
         return await close_all(sockets)
 
+    closed: Counter = Counter()
+
     async def follow(ws) -> bool:
-        async for raw in ws:
-            if json.loads(raw).get("status") == EXPECTED:
-                return True
+        try:
+            async for raw in ws:
+                if json.loads(raw).get("status") in FINAL:
+                    return True
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            closed[f"{type(exc).__name__} {ws.close_code}"] += 1
+            return False
+        closed[f"closed {ws.close_code}"] += 1
         return False
 
     started = time.perf_counter()
@@ -65,7 +74,7 @@ async def main(port: int, job_ids: list[str], deadline_s: float) -> None:
     for task in pending:
         task.cancel()
     received = sum(1 for task in done if not task.cancelled() and task.exception() is None and task.result())
-    report(received=received, waited=len(sockets), seconds=time.perf_counter() - started)
+    report(received=received, waited=len(sockets), seconds=time.perf_counter() - started, closed=dict(closed))
     await close_all(sockets)
 
 
