@@ -25,6 +25,21 @@ def fresh_source_cache():
 
 
 @pytest.fixture
+def rate_window():
+    """Wait, if need be, until a new per-minute rate window has just begun, so that a test's
+    few deliveries are all counted in one window."""
+
+    def start() -> None:
+        from webhooks.services import RATE_WINDOW_SECONDS
+
+        left = RATE_WINDOW_SECONDS - time.time() % RATE_WINDOW_SECONDS
+        if left < 5:
+            time.sleep(left + 0.05)
+
+    return start
+
+
+@pytest.fixture
 def make_source(db):
     def make(name="acme", *, scheme="bespin", secrets=("acme-secret",), **settings):
         source = services.create_source(name=name, scheme=scheme, **settings)

@@ -33,8 +33,9 @@ def test_ingress_and_view_refuse_a_bad_signature_alike(deliver):
     assert (status, answer) == (view.status_code, view.json()) == (401, answer)
 
 
-def test_ingress_answers_429_with_retry_after(settings):
+def test_ingress_answers_429_with_retry_after(settings, rate_window):
     settings.WEBHOOK_RATE_PER_MINUTE = 1
+    rate_window()
     answers = []
     for number in range(2):
         body = body_of({"n": number})
