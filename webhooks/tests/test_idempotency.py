@@ -118,3 +118,15 @@ def test_batch_with_the_same_delivery_twice_stores_it_once():
     assert [(answer.created, answer.receipt_id) for answer in again] == [
         (False, answers[0].receipt_id), (False, answers[1].receipt_id)
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_delivery_to_a_cached_source_costs_one_query(make_source, deliver, django_assert_num_queries):
+    make_source("acme", secrets=[SECRET], rate_per_minute=0)
+    warm = body_of({"event": "warm"})
+    deliver("acme", warm, bespin_headers(SECRET, warm))  # loads the source's configuration
+    body = body_of({"event": "hot"})
+    with django_assert_num_queries(1):  # the INSERT … ON CONFLICT … RETURNING
+        assert deliver("acme", body, bespin_headers(SECRET, body)).status_code == 201
+    with django_assert_num_queries(1):
+        assert deliver("acme", body, bespin_headers(SECRET, body)).status_code == 200
