@@ -69,9 +69,9 @@ def answer_too_large(*, source_name: str, headers: Mapping[str, str], head: byte
 
 def declared_length(raw: str | None) -> int | None:
     """Content-Length as a number; None when absent or not a number (the body decides then)."""
-    if raw is None or not raw.strip().isdigit():
-        return None
-    return int(raw)
+    raw = (raw or "").strip()
+    # isascii: "²" is a digit to str.isdigit, not to int().
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 @csrf_exempt

@@ -78,3 +78,12 @@ def test_trigger_through_the_ingress_starts_and_enqueues_its_job(make_source, qu
     job = Job.objects.get(id=answer["job_id"])
     assert WebhookReceipt.objects.get(id=answer["id"]).job == job
     assert any(str(job.id) in queued for queued in queue.job_ids)
+
+
+@pytest.mark.parametrize("length", ["²", "-1", "1e3", " ", "0x10", "١٢"])
+def test_odd_content_length_is_no_error(length):
+    body = body_of({"event": "e", "length": length})
+    status, _, _, _ = asyncio.run(
+        asgi_post("/api/webhooks/acme", [body], bespin_headers(SECRET, body) | {"content-length": length})
+    )
+    assert status == 201
