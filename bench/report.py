@@ -81,7 +81,7 @@ def render(results: dict, machine: dict, *, quick: bool) -> str:
         hooks_cell = f"not available (probe answered {hooks.get('probe')})"
         hooks_met = "—"
     ws_cell = (
-        f"{ws['received']}/{ws['sockets']} sockets got their job's `cancelled`; "
+        f"{ws['received']}/{ws['sockets']} sockets got their job's update (cancelled); "
         f"{ws['kib_per_socket']:.0f} KiB per socket (RSS {ws['rss_before_mib']:.0f} → {ws['rss_open_mib']:.0f} MiB)"
     )
     ws_met = (
