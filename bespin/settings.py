@@ -102,9 +102,15 @@ CHANNEL_LAYERS = {
             # redis-py 8 gives every connection a 5 s socket timeout by default, the same as
             # the layer's blocking read (BZPOPMIN, 5 s): an idle WebSocket then died with
             # a TimeoutError after 5 s. The read timeout must be longer than the block.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            # redis-py 8 also caps a pool at 100 connections and raises past that instead of
+            # waiting: thousands of sockets joining at once need more.
+            "hosts": [
+                {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5, "max_connections": 2000}
+            ],
             "prefix": "bespin:layer",
-            "capacity": 1000,
+            # All the sockets of one server process share one Redis queue, and a message past
+            # its capacity is dropped without an error: size it for every socket's backlog.
+            "capacity": 100_000,
         },
     },
 }
