@@ -62,7 +62,7 @@ def test_request_for_a_host_that_is_not_allowed_is_left_to_django():
 
 def test_get_of_a_receipt_is_left_to_django_and_needs_staff():
     status, _, answer = _post("/api/webhooks/00000000-0000-0000-0000-000000000000", b"", {}, method="GET")
-    assert status == 403
+    assert status in (401, 403)
     assert "sign in" in answer["error"]
 
 
