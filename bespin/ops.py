@@ -26,7 +26,7 @@ def _check_redis() -> str:
 
 
 def _check_channel_layer() -> str:
-    events.run(events.layer_roundtrip(), timeout=3)
+    events.run(events.layer_check(), timeout=3)
     return "ok"
 
 
@@ -68,6 +68,10 @@ class Health(APIView):
                 detail, ok = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, False
                 failing.append(name)
             checks[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
+        if not request.user.is_staff:
+            # Exception texts can name hosts and users: the failing part is enough for others.
+            for name in failing:
+                checks[name]["detail"] = "failing"
         body = {"status": "failing" if failing else "ok", "checks": checks}
         if failing:
             body["error"] = "failing: " + ", ".join(f"{name} ({checks[name]['detail']})" for name in failing)
@@ -94,22 +98,27 @@ def metrics(request):
     stats = selectors.job_metrics()
     out += ["# HELP bespin_jobs_created_total Jobs created, by kind.", "# TYPE bespin_jobs_created_total counter"]
     out += [_line("bespin_jobs_created_total", n, kind=kind) for kind, n in stats.created.items()]
+    # Read from each job's current row: a retried job leaves the final status it had, so
+    # these can go down and are gauges, not counters.
     out += [
-        "# HELP bespin_jobs_finished_total Jobs that reached a final status, by kind and status.",
-        "# TYPE bespin_jobs_finished_total counter",
+        "# HELP bespin_jobs_finished Jobs now in a final status, by kind and status.",
+        "# TYPE bespin_jobs_finished gauge",
     ]
-    out += [_line("bespin_jobs_finished_total", n, kind=k, status=s) for (k, s), n in stats.finished.items()]
+    out += [_line("bespin_jobs_finished", n, kind=k, status=s) for (k, s), n in stats.finished.items()]
     out += ["# HELP bespin_jobs Jobs by current status.", "# TYPE bespin_jobs gauge"]
     out += [_line("bespin_jobs", n, status=status) for status, n in stats.by_status.items()]
     out += [
-        "# HELP bespin_job_duration_seconds Run time of finished jobs, by kind.",
-        "# TYPE bespin_job_duration_seconds histogram",
+        "# HELP bespin_job_duration_seconds_le Finished jobs whose run took at most `le` seconds, by kind.",
+        "# TYPE bespin_job_duration_seconds_le gauge",
     ]
     for kind, histogram in stats.durations.items():
         for bound, count in histogram.buckets:
-            out.append(_line("bespin_job_duration_seconds_bucket", count, kind=kind, le=bound))
-        out.append(_line("bespin_job_duration_seconds_sum", f"{histogram.total:.6f}", kind=kind))
-        out.append(_line("bespin_job_duration_seconds_count", histogram.count, kind=kind))
+            out.append(_line("bespin_job_duration_seconds_le", count, kind=kind, le=bound))
+    out += [
+        "# HELP bespin_job_duration_seconds_total Run time of finished jobs added up, by kind.",
+        "# TYPE bespin_job_duration_seconds_total gauge",
+    ]
+    out += [_line("bespin_job_duration_seconds_total", f"{h.total:.6f}", kind=k) for k, h in stats.durations.items()]
     out += ["# HELP bespin_queue_depth Jobs waiting in the queue.", "# TYPE bespin_queue_depth gauge"]
     out.append(_line("bespin_queue_depth", selectors.queue_depth()))
     out += ["# HELP bespin_workers Workers with a live heartbeat.", "# TYPE bespin_workers gauge"]

@@ -1,5 +1,6 @@
 """Bespin settings. The environment decides everything; see the README's configuration table."""
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -21,6 +22,10 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if not DEBUG else ["*"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1)
+if env_bool("BESPIN_BEHIND_TLS_PROXY", False):
+    # The proxy terminates TLS: trust its X-Forwarded-Proto so links and cookies say https/wss.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "daphne",
@@ -148,6 +153,8 @@ STORAGES = {
 }
 
 THROTTLE_ANON = env_str("BESPIN_THROTTLE_ANON", "120/min") or None
+if THROTTLE_ANON and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", THROTTLE_ANON):
+    raise ImproperlyConfigured(f"BESPIN_THROTTLE_ANON={THROTTLE_ANON!r}: use a rate such as 120/min, or empty for none")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -155,10 +162,14 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Token first: an anonymous API call then gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
+    # Proxies in front whose X-Forwarded-For to trust; 0 takes the client's own address, so a
+    # client cannot pick its identity (and its throttle bucket) with a header.
+    "NUM_PROXIES": env_int("BESPIN_NUM_PROXIES", 0, minimum=0),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "bespin.errors.api_exception_handler",
@@ -196,6 +207,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
 
 # Webhooks
 def _webhook_secrets_from_environment() -> dict[str, list[str]]:

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,11 +22,15 @@ from jobs.serializers import (
     RandomTextBodySerializer,
 )
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_KEY_MAX = 255
+
 _ERROR = OpenApiResponse(ErrorSerializer, '`{"error": reason}`')
 _BAD_INPUT = OpenApiResponse(ErrorSerializer, 'bad input: `{"error": reason, "fields": {…}}`')
 _IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, description="the same key from the same client within 24 h "
-    "returns the first job (200, `Idempotent-Replayed: true`) instead of creating another"
+    IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, description="the same key from the same client within 24 h "
+    f"returns the first job (200, `{REPLAYED_HEADER}: true`) instead of creating another"
 )  # fmt: skip
 _CREATE_RESPONSES = {
     201: JobSerializer,
@@ -80,15 +86,11 @@ class JobsLiveness(Liveness):
     message = "Bespin job service is running"
 
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX = 255
-
-
 def _create(request, *, kind: str, params) -> Response:
     """Create through the service, honouring an Idempotency-Key; 201, or 200 for a replay."""
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise ValidationError({IDEMPOTENCY_HEADER: [f"at most {IDEMPOTENCY_KEY_MAX} characters"]})
+    if len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
+        raise ValidationError({IDEMPOTENCY_HEADER: [f"at most {IDEMPOTENCY_KEY_MAX} printable characters"]})
     try:
         created = services.create_job_once(
             kind=kind, params=params, owner=_owner(request), idempotency_key=key, client=_client(request)
@@ -98,7 +100,7 @@ def _create(request, *, kind: str, params) -> Response:
     data = JobSerializer(created.job, context={"request": request}).data
     headers = {"Location": data["links"]["self"]}
     if created.replayed:
-        headers["Idempotent-Replayed"] = "true"
+        headers[REPLAYED_HEADER] = "true"
     return Response(data, status=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED, headers=headers)
 
 
@@ -106,7 +108,9 @@ def _client(request) -> str:
     """Who sent a request, for Idempotency-Keys: the user, or the address of an anonymous one."""
     if request.user.is_authenticated:
         return f"user:{request.user.pk}"
-    return f"ip:{JobCreateAnonThrottle().get_ident(request)}"
+    ident = JobCreateAnonThrottle().get_ident(request)
+    # Behind proxies (BESPIN_NUM_PROXIES) the address comes from X-Forwarded-For: bound it.
+    return f"ip:{ident}" if len(ident) <= 64 else f"ip-sha256:{hashlib.sha256(ident.encode()).hexdigest()}"
 
 
 def _owner(request):
@@ -189,6 +193,10 @@ class _JobAction(APIView):
     """POST on a job: its owner or staff (a job without an owner: whoever holds its id)."""
 
     change = None
+
+    def get_throttles(self):
+        # Anonymous callers share the creation budget: a cancel/retry loop is no cheaper.
+        return [JobCreateAnonThrottle()]
 
     @extend_schema(
         request=None,

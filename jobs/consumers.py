@@ -1,3 +1,4 @@
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -11,6 +12,9 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 SITE_SCOPE = "site"
+# Jobs whose last shown state a stream remembers, to drop late older messages; the oldest
+# are forgotten so that a socket open for days does not grow with every job it saw.
+REMEMBERED_JOBS = 1000
 
 
 class JobStatusConsumer(AsyncJsonWebsocketConsumer):
@@ -23,7 +27,7 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         self.subscribed: list[str] = []
-        self.last_keys: dict[str, tuple] = {}
+        self.last_keys: OrderedDict[str, tuple] = OrderedDict()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         if "job_id" in query:
             return await self.connect_job((query.get("job_id") or [""])[0])
@@ -37,6 +41,8 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
             )
         if "team" in query:
             name = query["team"][0]
+            if not name.isprintable() or len(name) > 150:
+                return await self.refuse(CLOSE_BAD_REQUEST, "malformed team name")
             team_id = await database_sync_to_async(selectors.team_id_for_member)(user, name)
             if team_id is None:
                 return await self.refuse(CLOSE_FORBIDDEN, f"you are not a member of team {name[:64]!r}")
@@ -81,10 +87,13 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def send_status(self, message: dict, key) -> None:
-        key = tuple(key)
-        if key <= self.last_keys.get(message["job_id"], ()):
+        key, job_id = tuple(key), message["job_id"]
+        if key <= self.last_keys.get(job_id, ()):
             return
-        self.last_keys[message["job_id"]] = key
+        self.last_keys[job_id] = key
+        self.last_keys.move_to_end(job_id)
+        if len(self.last_keys) > REMEMBERED_JOBS:
+            self.last_keys.popitem(last=False)
         await self.send_json(message)
 
     async def job_status(self, event):

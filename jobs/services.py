@@ -17,7 +17,7 @@ from functools import partial
 
 import django_rq
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
 from rq.job import Job as RQJob
@@ -54,7 +54,17 @@ class IdempotencyKeyReused(Exception):
     """An Idempotency-Key came back with different parameters (the API answers 422)."""
 
 
+# Redis keys of Bespin's own, beside RQ's.
+SWEEP_LOCK_KEY = "bespin:recovery:lock"
+# Set once when missing: its age tells how long Redis has held Bespin's keys (heartbeats
+# included), whether it restarted empty or was flushed.
+EPOCH_KEY = "bespin:epoch"
+# The heartbeat's value while the worker runs no job.
+IDLE = "-"
+
+
 def worker_heartbeat_key(worker_name: str) -> str:
+    """The worker's heartbeat: alive while the key exists; its value is the RQ job it runs."""
     return f"bespin:worker:{worker_name}"
 
 
@@ -168,7 +178,8 @@ def create_job_once(*, kind: str, params, owner=None, idempotency_key: str = "",
 
 def _insert_job(job_kind: kinds.JobKind, params: dict, owner) -> Job:
     job = Job.objects.create(type=job_kind.name, params=params, owner=owner)
-    _log_change(job)
+    # After commit: a job rolled back by an idempotency race was never created.
+    transaction.on_commit(partial(_log_change, job))
     transaction.on_commit(partial(enqueue_job, job))
     transaction.on_commit(partial(events.publish, job, new=True))
     return job
@@ -252,15 +263,14 @@ def cancel_job(*, job: Job) -> Job:
     while True:
         if job.status in FINAL_STATUSES:
             raise JobStateConflict(f"job is {job.status}; only pending or running jobs can be cancelled")
-        was_pending = job.status == JobStatus.PENDING
-        if _transition(
-            job, allowed=(JobStatus.PENDING, JobStatus.RUNNING), status=JobStatus.CANCELLED, finished_at=timezone.now()
-        ):
-            break
+        # One status at a time, so that only a job cancelled while still pending has its RQ
+        # job removed: a worker may have started it since it was read.
+        if _transition(job, allowed=(JobStatus.PENDING,), status=JobStatus.CANCELLED, finished_at=timezone.now()):
+            _remove_from_queue(job)
+            return job
+        if _transition(job, allowed=(JobStatus.RUNNING,), status=JobStatus.CANCELLED, finished_at=timezone.now()):
+            return job
         job.refresh_from_db()
-    if was_pending:
-        _remove_from_queue(job)
-    return job
 
 
 def _remove_from_queue(job: Job) -> None:
@@ -327,8 +337,11 @@ def run_job(*, job_id, worker_name: str = "") -> Job | None:
         return job
     try:
         complete_job(job=job, result=result)
-    except (TypeError, ValueError) as exc:
-        fail_job(job=job, error=f"result could not be stored: {exc}")
+    except (TypeError, ValueError, DatabaseError) as exc:
+        # Not JSON, or refused by PostgreSQL (a NUL character in jsonb). If even this write
+        # fails, the job stays running on a live worker that no longer runs it, which the
+        # recovery sweep sees in the worker's heartbeat.
+        fail_job(job=job, error=f"result could not be stored: {_describe(exc)}")
     return job
 
 
@@ -341,7 +354,8 @@ def _fail_or_retry(job: Job, job_kind: kinds.JobKind, error: str) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    message = str(exc)
+    # PostgreSQL text cannot hold NUL, and an exception message may.
+    message = str(exc).replace("\x00", "\\x00")
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -368,23 +382,30 @@ def recover_jobs() -> Recovery:
     return report
 
 
+def _heartbeats_trustworthy(connection) -> bool:
+    """False while Redis may have lost the heartbeats of live workers: restarted empty or
+    flushed less than two heartbeat lifetimes ago. Live workers write theirs again meanwhile."""
+    now = time.time()
+    connection.set(EPOCH_KEY, now, nx=True)
+    return now - float(connection.get(EPOCH_KEY) or now) >= 2 * HEARTBEAT_TTL
+
+
 def _recover_lost_runs(connection, report: Recovery) -> None:
-    # Redis that restarted empty has lost every heartbeat too; give live workers a full
-    # TTL to write theirs again before taking their jobs away.
-    if connection.info("server").get("uptime_in_seconds", 0) < 2 * HEARTBEAT_TTL:
+    if not _heartbeats_trustworthy(connection):
         return
     running = list(Job.objects.filter(status=JobStatus.RUNNING))
     if not running:
         return
     names = sorted({job.worker_name for job in running if job.worker_name})
-    alive = {
-        name
-        for name, beat in zip(names, connection.mget([worker_heartbeat_key(n) for n in names]), strict=True)
-        if beat
-    }
+    beats = dict(zip(names, connection.mget([worker_heartbeat_key(n) for n in names]), strict=True))
     grace = timezone.now() - timedelta(seconds=HEARTBEAT_TTL)
     for job in running:
-        if job.worker_name in alive or (job.started_at and job.started_at > grace):
+        if job.started_at and job.started_at > grace:
+            continue
+        beat = beats.get(job.worker_name)
+        # Lost: its worker is dead, or alive but running something else (the run ended
+        # without its final write reaching PostgreSQL).
+        if beat is not None and beat.decode() == rq_job_id(job):
             continue
         job_kind = kinds.get_kind(job.type)
         if job_kind and job_kind.rerun_safe and job.lost_count + 1 < MAX_LOST:
@@ -399,7 +420,6 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
 # Pending jobs checked against Redis per sweep, oldest first. A backlog of thousands is
 # covered over several sweeps instead of loading and fetching all of it every 2 seconds.
 SWEEP_BATCH = 500
-_IN_REDIS = {b"queued", b"scheduled", b"started", b"deferred"}
 
 
 def _reenqueue_missing(connection, report: Recovery) -> None:
@@ -412,11 +432,18 @@ def _reenqueue_missing(connection, report: Recovery) -> None:
     )
     if not pending:
         return
+    queue = _queue()
     pipeline = connection.pipeline(transaction=False)
     for job in pending:
-        pipeline.hget(RQJob.key_for(rq_job_id(job)), "status")
-    for job, status in zip(pending, pipeline.execute(), strict=True):
-        if status in _IN_REDIS:
-            continue
+        pipeline.hmget(RQJob.key_for(rq_job_id(job)), ["status", "worker_name"])
+        pipeline.lpos(queue.key, rq_job_id(job))
+    answers = pipeline.execute()
+    for job, (status, worker_name), position in zip(pending, answers[0::2], answers[1::2], strict=True):
+        if status == b"queued" and position is not None:
+            continue  # waiting its turn
+        if status in (b"scheduled", b"deferred"):
+            continue  # RQ's scheduler holds it
+        if status == b"started" and worker_name and connection.exists(worker_heartbeat_key(worker_name.decode())):
+            continue  # a live worker took it and is about to start it
         enqueue_job(job)
         report.reenqueued.append(job)

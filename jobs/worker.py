@@ -5,8 +5,8 @@ which costs several milliseconds and loses every warm connection (PostgreSQL, Re
 channel layer) each time. Job timeouts still work: RQ arms SIGALRM in the worker itself.
 
 Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
-- a heartbeat key in Redis, rewritten every second, that expires a few seconds after the
-  process is killed, so the jobs it held are known to be lost;
+- a heartbeat key in Redis, rewritten every second, naming the RQ job the worker runs; it
+  expires a few seconds after the process is killed, so the jobs it held are known lost;
 - the recovery sweep (services.recover_jobs), run every SWEEP_INTERVAL by one worker at a
   time, which re-queues or fails lost jobs and enqueues pending jobs Redis does not hold.
 """
@@ -22,7 +22,6 @@ from jobs import services
 log = logging.getLogger("bespin.worker")
 
 SWEEP_INTERVAL = 2.0
-SWEEP_LOCK = "bespin:recovery:lock"
 
 
 class BespinWorker(SimpleWorker):
@@ -30,28 +29,40 @@ class BespinWorker(SimpleWorker):
         # RQ's scheduler runs the delayed retries of kinds that declare them.
         kwargs["with_scheduler"] = True
         self._bespin_stop = threading.Event()
-        threads = [
-            threading.Thread(target=self._beat, name="bespin-heartbeat", daemon=True),
-            threading.Thread(target=self._sweep, name="bespin-recovery", daemon=True),
-        ]
-        for thread in threads:
-            thread.start()
+        self._bespin_threads: list[threading.Thread] = []
+        self._bespin_job = services.IDLE
         try:
             return super().work(*args, **kwargs)
         finally:
             self._bespin_stop.set()
-            for thread in threads:
+            for thread in self._bespin_threads:
                 thread.join(timeout=5)
             try:
                 self.connection.delete(services.worker_heartbeat_key(self.name))
             except Exception:
                 pass
 
+    def _start_scheduler(self, *args, **kwargs):
+        # RQ forks its scheduler here; threads are started after the fork, never before, so
+        # the child cannot inherit a lock one of them held.
+        super()._start_scheduler(*args, **kwargs)
+        for target, name in ((self._beat, "bespin-heartbeat"), (self._sweep, "bespin-recovery")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._bespin_threads.append(thread)
+
+    def execute_job(self, job, queue):
+        self._bespin_job = job.id
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            self._bespin_job = services.IDLE
+
     def _beat(self) -> None:
         key = services.worker_heartbeat_key(self.name)
         while not self._bespin_stop.is_set():
             try:
-                self.connection.set(key, "1", ex=services.HEARTBEAT_TTL)
+                self.connection.set(key, self._bespin_job, ex=services.HEARTBEAT_TTL)
             except Exception:
                 log.warning("heartbeat failed worker=%s", self.name, exc_info=True)
             self._bespin_stop.wait(services.HEARTBEAT_INTERVAL)
@@ -60,7 +71,7 @@ class BespinWorker(SimpleWorker):
         while not self._bespin_stop.wait(SWEEP_INTERVAL):
             try:
                 # One sweep per interval across all workers; a second one would be safe, only wasted.
-                if self.connection.set(SWEEP_LOCK, self.name, nx=True, px=int(SWEEP_INTERVAL * 900)):
+                if self.connection.set(services.SWEEP_LOCK_KEY, self.name, nx=True, px=int(SWEEP_INTERVAL * 900)):
                     close_old_connections()
                     services.recover_jobs()
             except Exception:

@@ -101,6 +101,13 @@ def test_signed_in_creator_owns_the_job(api, owner):
 
 
 @override_settings(THROTTLE_ANON="2/min")
+def test_a_forwarded_for_header_does_not_escape_the_throttle(api):
+    for n in range(2):
+        assert api.post("/api/jobs/random-text", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code == 201
+    assert api.post("/api/jobs/random-text", HTTP_X_FORWARDED_FOR="198.51.100.99").status_code == 429
+
+
+@override_settings(THROTTLE_ANON="2/min")
 def test_anonymous_creation_is_throttled_with_retry_after(api, owner):
     assert api.post("/api/jobs/random-text").status_code == 201
     assert api.post("/api/jobs", {"type": "sleep", "params": {"seconds": 1}}, format="json").status_code == 201

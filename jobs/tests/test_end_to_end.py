@@ -50,7 +50,7 @@ def test_job_travels_from_post_to_completed_on_a_real_websocket(live_system, cap
         )
 
 
-def test_watcher_connected_before_the_run_sees_running_then_completed(live_system):
+def test_watcher_of_a_sleep_job_sees_it_run_with_progress_then_complete(live_system):
     async def scenario():
         request = urllib.request.Request(
             f"http://{live_system}/api/jobs", method="POST",

@@ -49,10 +49,21 @@ def test_a_key_older_than_a_day_starts_a_new_job(api):
     assert second.json()["id"] != first
 
 
-def test_overlong_key_is_400(api):
-    response = _create(api, "x" * 256)
+@pytest.mark.parametrize("key", ["x" * 256, "a\x00b", "tab\there"])
+def test_overlong_or_unprintable_key_is_400(api, key):
+    response = _create(api, key)
     assert response.status_code == 400
     assert response.json()["error"].startswith("Idempotency-Key")
+    assert Job.objects.count() == 0
+
+
+def test_a_forwarded_for_header_does_not_change_who_the_client_is(api):
+    first = _create(api, "k9").json()["id"]
+    again = api.post(
+        "/api/jobs/random-text?length=5", HTTP_IDEMPOTENCY_KEY="k9", HTTP_X_FORWARDED_FOR="203.0.113.9, " * 50
+    )
+    assert again.status_code == 200
+    assert again.json()["id"] == first
 
 
 def test_concurrent_requests_with_one_key_create_one_job():

@@ -36,7 +36,7 @@ def _all_final(job_ids) -> bool:
     return not Job.objects.filter(id__in=job_ids, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists()
 
 
-def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys):
+def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys, settled_redis):
     doomed = processes.worker()
     # Long enough to outlast the survivor's start on a busy machine; the test ends once the
     # survivor runs the second attempt.
@@ -93,7 +93,13 @@ def _listen_during(group: str, action) -> list[dict]:
     return received
 
 
-def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_kind):
+@pytest.fixture
+def settled_redis(redis_conn):
+    """Redis that has held Bespin's keys long enough for heartbeats to be trusted."""
+    redis_conn.set(services.EPOCH_KEY, time.time() - 60)
+
+
+def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_kind, settled_redis):
     job = services.create_job(kind="charge_card", params={"seconds": 1})
     _mark_running(job)
     messages = _listen_during(events.job_group(job.id), services.recover_jobs)
@@ -103,7 +109,7 @@ def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_k
     assert messages[0]["error"] == services.LOST_ERROR
 
 
-def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun():
+def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun(settled_redis):
     job = services.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, lost_count=services.MAX_LOST - 1)
     services.recover_jobs()
@@ -111,16 +117,33 @@ def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun():
     assert (job.status, job.error, job.lost_count) == (JobStatus.FAILED, services.LOST_ERROR, services.MAX_LOST)
 
 
-def test_running_job_with_a_live_heartbeat_is_left_alone(redis_conn):
+def test_running_job_with_a_live_heartbeat_is_left_alone(redis_conn, settled_redis):
     job = services.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
-    redis_conn.set(services.worker_heartbeat_key("busy-worker"), "1", ex=services.HEARTBEAT_TTL)
+    redis_conn.set(services.worker_heartbeat_key("busy-worker"), services.rq_job_id(job), ex=services.HEARTBEAT_TTL)
     report = services.recover_jobs()
     assert _status(job.id) == ("running", 1)
     assert not report.requeued_lost and not report.failed_lost
 
 
-def test_just_started_job_is_given_time_for_a_first_heartbeat():
+def test_running_job_whose_live_worker_has_moved_on_is_recovered(redis_conn, settled_redis, unsafe_kind):
+    # The run ended without its final write reaching PostgreSQL; the worker lives on.
+    job = services.create_job(kind="charge_card", params={"seconds": 1})
+    _mark_running(job, worker_name="busy-worker")
+    redis_conn.set(services.worker_heartbeat_key("busy-worker"), services.IDLE, ex=services.HEARTBEAT_TTL)
+    services.recover_jobs()
+    assert _status(job.id) == ("failed", 1)
+
+
+def test_just_flushed_redis_does_not_make_live_workers_look_dead(redis_conn):
+    # FLUSHDB takes every heartbeat with it; the sweep waits until workers wrote theirs again.
+    job = services.create_job(kind="sleep", params={"seconds": 1})
+    _mark_running(job, worker_name="busy-worker")
+    services.recover_jobs()
+    assert _status(job.id) == ("running", 1)
+
+
+def test_just_started_job_is_given_time_for_a_first_heartbeat(settled_redis):
     job = services.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, age=0)
     services.recover_jobs()
@@ -133,6 +156,22 @@ def test_pending_jobs_lost_from_redis_are_enqueued_again(processes, redis_conn):
     processes.worker()
     wait_for(lambda: _all_final(job_ids), 30, message="every pending job to run")
     assert Job.objects.filter(id__in=job_ids, status=JobStatus.COMPLETED).count() == 10
+
+
+def test_pending_job_still_on_the_queue_is_not_enqueued_twice(queue, settings):
+    settings.ENQUEUE_GRACE_SECONDS = 0
+    job = services.create_job(kind="random_text", params={"length": 3})
+    assert services.recover_jobs().reenqueued == []
+    assert queue.job_ids == [services.rq_job_id(job)]
+
+
+def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_conn, settings):
+    # The job's RQ hash still says queued, but the queue list lost it.
+    settings.ENQUEUE_GRACE_SECONDS = 0
+    job = services.create_job(kind="random_text", params={"length": 3})
+    redis_conn.delete(queue.key)
+    assert [j.id for j in services.recover_jobs().reenqueued] == [job.id]
+    assert queue.job_ids == [services.rq_job_id(job)]
 
 
 def test_recover_jobs_command_reports_what_it_did(redis_conn, capsys, settings):

@@ -56,6 +56,18 @@ async def test_team_stream_reaches_a_teammate(owner, teammate):
     await communicator.disconnect()
 
 
+async def test_team_stream_leaves_out_jobs_of_non_members(teammate, stranger, owner):
+    communicator = await _open("/api/ws/jobs?team=platform", teammate)
+    await create_job(kind="random_text", params={}, owner=stranger)
+    mine = await create_job(kind="random_text", params={}, owner=owner)
+    assert await _statuses_for(communicator, mine) == "pending"
+    await communicator.disconnect()
+
+
+async def test_malformed_team_name_is_refused(owner):
+    await _refused(await _open("/api/ws/jobs?team=%00", owner), CLOSE_BAD_REQUEST)
+
+
 async def test_team_stream_refuses_a_stranger(stranger):
     await _refused(await _open("/api/ws/jobs?team=platform", stranger), CLOSE_FORBIDDEN)
 

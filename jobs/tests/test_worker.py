@@ -43,13 +43,24 @@ def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failin
     assert job.finished_at is not None
 
 
-def test_a_job_runs_once_even_if_enqueued_twice(run_worker):
-    job = services.create_job(kind="random_text", params={"length": 5})
-    services.enqueue_job(job)
+def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue):
+    calls = []
+    register_kind("counted", lambda params, progress: calls.append(1) or "done")
+    job = services.create_job(kind="counted", params={})
+    services._queue().enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
+    assert queue.count == 2
     run_worker()
     job.refresh_from_db()
-    assert job.status == JobStatus.COMPLETED
-    assert Job.objects.filter(status=JobStatus.RUNNING).count() == 0
+    assert (job.status, len(calls)) == (JobStatus.COMPLETED, 1)
+
+
+def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running(run_worker, register_kind):
+    register_kind("nul", lambda params, progress: "a\x00b")
+    job = services.create_job(kind="nul", params={})
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("result could not be stored: ")
 
 
 def test_a_job_that_is_no_longer_pending_is_not_run(run_worker):
