@@ -128,16 +128,24 @@ def metrics(request):
 
 
 def _webhook_lines() -> list[str]:
-    try:
-        from webhooks.selectors import delivery_counts
-    except ImportError:
-        return []
+    from django.db.models import Count
+
+    from webhooks import selectors as webhook_selectors
+    from webhooks.models import WebhookReceipt
+
+    # Stored receipts can be pruned, so they are a gauge; rejections are counted in Redis as
+    # they happen and only grow.
+    stored = WebhookReceipt.objects.order_by().values_list("source").annotate(n=Count("id"))
     lines = [
-        "# HELP bespin_webhook_deliveries_total Webhook deliveries, by source and result.",
-        "# TYPE bespin_webhook_deliveries_total counter",
+        "# HELP bespin_webhook_receipts Verified deliveries stored, by source.",
+        "# TYPE bespin_webhook_receipts gauge",
     ]
+    lines += [_line("bespin_webhook_receipts", n, source=source) for source, n in stored]
     lines += [
-        _line("bespin_webhook_deliveries_total", n, source=source, result=result)
-        for (source, result), n in delivery_counts().items()
+        "# HELP bespin_webhook_rejections_total Deliveries refused, by source and reason.",
+        "# TYPE bespin_webhook_rejections_total counter",
     ]
+    for source in webhook_selectors.source_names():
+        for reason, n in sorted(webhook_selectors.rejection_counts(source).items()):
+            lines.append(_line("bespin_webhook_rejections_total", n, source=source, reason=reason))
     return lines

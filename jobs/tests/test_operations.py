@@ -136,3 +136,24 @@ def test_health_details_are_for_staff(api, staff):
     assert api.get("/api/health").json()["checks"]["workers"]["detail"] == "failing"
     api.force_authenticate(staff)
     assert api.get("/api/health").json()["checks"]["workers"]["detail"].startswith("RuntimeError: no live workers")
+
+
+@override_settings(METRICS_ENABLED=True)
+def test_metrics_count_webhook_receipts_and_rejections_by_reason(api):
+    import hashlib
+    import hmac
+
+    from webhooks import selectors as webhook_selectors
+    from webhooks import services as webhook_services
+
+    source = webhook_services.create_source(name="acme", scheme="bespin")
+    webhook_services.add_secret(source=source, secret="acme-secret")
+    webhook_selectors.forget_source_configs()
+    body = b'{"event": "ping"}'
+    good = {"X-Webhook-Signature": hmac.new(b"acme-secret", body, hashlib.sha256).hexdigest()}
+    post = lambda headers: api.generic("POST", "/api/webhooks/acme", body, "application/json", headers=headers)  # noqa: E731
+    assert post(good).status_code == 201
+    assert post({"X-Webhook-Signature": "0" * 64}).status_code == 401
+    text = api.get("/metrics").content.decode()
+    assert 'bespin_webhook_receipts{source="acme"} 1' in text
+    assert 'bespin_webhook_rejections_total{reason="bad_signature",source="acme"} 1' in text
