@@ -2,16 +2,17 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bespin.settings")
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from webhooks.asgi import WebhookIngress  # noqa: E402
 
@@ -26,8 +27,9 @@ class BrowserOriginValidator(OriginValidator):
 
 application = ProtocolTypeRouter(
     {
-        # Webhook deliveries are answered by the ingress; every other request by Django.
-        "http": WebhookIngress(django_asgi_app),
+        # Webhook deliveries are answered by the ingress; every other request by Django,
+        # as WSGI in a pool of threads (see bespin/wsgi_bridge.py for why).
+        "http": WebhookIngress(ThreadedWsgi(django_wsgi_app)),
         "websocket": BrowserOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
         ),

@@ -96,13 +96,31 @@ def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
         raise
 
 
-def publish(job: Job, *, new: bool = False) -> None:
-    """Send the job's current state to everyone watching it. Never raises: the row in
-    PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
+def start_publish(job: Job, *, new: bool = False):
+    """Begin sending the job's current state to everyone watching it, and return a function
+    that waits until it is sent, so the caller can do other work meanwhile. Never raises: the
+    row in PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
     try:
-        run(_send(groups_for(job, new=new), status_event(job)))
+        future = asyncio.run_coroutine_threadsafe(
+            _send(groups_for(job, new=new), status_event(job)), _loop_thread.loop()
+        )
     except Exception:
         log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)
+        return lambda: None
+
+    def wait() -> None:
+        try:
+            future.result(timeout=PUBLISH_TIMEOUT)
+        except Exception:
+            future.cancel()
+            log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)
+
+    return wait
+
+
+def publish(job: Job, *, new: bool = False) -> None:
+    """Send the job's current state to everyone watching it (see start_publish)."""
+    start_publish(job, new=new)()
 
 
 HEALTH_GROUP = "bespin.health"

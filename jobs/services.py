@@ -154,8 +154,9 @@ def create_job_once(*, kind: str, params, owner=None, idempotency_key: str = "",
     job_kind, clean_params = validate_params(kind=kind, params=params)
     owner = owner if owner is not None and owner.pk else None
     if not idempotency_key:
-        with transaction.atomic():
-            return Created(_insert_job(job_kind, clean_params, owner))
+        # One INSERT needs no transaction of its own: outside one, its on_commit work runs
+        # as soon as it is written; inside a caller's, after the caller commits.
+        return Created(_insert_job(job_kind, clean_params, owner))
     fingerprint = _fingerprint(job_kind.name, clean_params)
     IdempotencyKey.objects.filter(
         client=client, key=idempotency_key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL
@@ -179,10 +180,16 @@ def create_job_once(*, kind: str, params, owner=None, idempotency_key: str = "",
 def _insert_job(job_kind: kinds.JobKind, params: dict, owner) -> Job:
     job = Job.objects.create(type=job_kind.name, params=params, owner=owner)
     # After commit: a job rolled back by an idempotency race was never created.
-    transaction.on_commit(partial(_log_change, job))
-    transaction.on_commit(partial(enqueue_job, job))
-    transaction.on_commit(partial(events.publish, job, new=True))
+    transaction.on_commit(partial(_announce_new, job))
     return job
+
+
+def _announce_new(job: Job) -> None:
+    """Log, enqueue and publish a committed new job; the publish travels while it enqueues."""
+    published = events.start_publish(job, new=True)
+    _log_change(job)
+    enqueue_job(job)
+    published()
 
 
 def _transition(job: Job, *, allowed, **changes) -> bool:
