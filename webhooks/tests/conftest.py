@@ -3,16 +3,11 @@ each provider's documentation (independently of webhooks.schemes), and the ASGI 
 called the way Daphne calls it."""
 
 import asyncio
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, process_env
+from jobs.tests.processes import Processes
 from webhooks import selectors, services
 
 
@@ -101,36 +96,14 @@ LIVE_SECRET = "live-secret"
 LIVE_MAX_BYTES = 4096
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_daphne(django_db_setup, tmp_path_factory):
     """Daphne as a process on the test database, with the environment source `live` and a
     size limit of LIVE_MAX_BYTES; yields (host, port)."""
-    port = _free_port()
-    env = process_env(LIVE_WEBHOOK_SECRET=LIVE_SECRET, BESPIN_WEBHOOK_MAX_BYTES=str(LIVE_MAX_BYTES),
-                      BESPIN_WEBHOOK_RATE_PER_MINUTE="0", LOG_LEVEL="WARNING")  # fmt: skip
-    log_path = tmp_path_factory.mktemp("daphne") / "web.log"
-    daphne = Path(sys.executable).parent / "daphne"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/test", timeout=1).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("Daphne did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
-    yield ("127.0.0.1", port)
-    process.terminate()
-    process.wait(timeout=10)
+    processes = Processes(
+        tmp_path_factory.mktemp("daphne"), LIVE_WEBHOOK_SECRET=LIVE_SECRET,
+        BESPIN_WEBHOOK_MAX_BYTES=str(LIVE_MAX_BYTES), BESPIN_WEBHOOK_RATE_PER_MINUTE="0", LOG_LEVEL="WARNING",
+    )  # fmt: skip
+    host, port = processes.web().split(":")
+    yield (host, int(port))
+    processes.stop_all()
