@@ -90,6 +90,8 @@ class Stack:
             "SECRET_KEY": "bespin-bench-only",
             "DEBUG": "0",
             "BESPIN_THROTTLE_ANON": "",
+            # The ingestion figure measures storing deliveries, not the per-source limiter.
+            "BESPIN_WEBHOOK_RATE_PER_MINUTE": "0",
             f"{WEBHOOK_SOURCE.upper()}_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "PYTHONPATH": str(ROOT),
             **extra,
