@@ -110,6 +110,16 @@ def register_kind(monkeypatch):
     return register
 
 
+def _boom(params, progress):
+    raise RuntimeError("disk on fire")
+
+
+@pytest.fixture
+def failing_kind(register_kind):
+    """A kind whose handler raises RuntimeError("disk on fire")."""
+    return register_kind("boom", _boom)
+
+
 @pytest.fixture
 def api():
     return APIClient()

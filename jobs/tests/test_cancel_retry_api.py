@@ -8,15 +8,6 @@ from jobs.models import Job, JobStatus
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _boom(params, progress):
-    raise RuntimeError("flaky dependency")
-
-
-@pytest.fixture
-def failing_kind(register_kind):
-    return register_kind("boom", _boom)
-
-
 def test_cancelling_a_pending_job_takes_it_off_the_queue(api, queue, run_worker):
     job = services.create_job(kind="random_text", params={"length": 5})
     assert queue.count == 1

@@ -102,17 +102,6 @@ def test_every_change_is_one_structured_log_line(run_worker, caplog):
     assert " duration=" in lines[-1] and " worker=" in lines[-1]
 
 
-async def test_static_files_are_served_on_the_async_middleware_chain(settings):
-    from django.test import AsyncClient
-
-    settings.WHITENOISE_USE_FINDERS = True  # production serves collectstatic's copies instead
-    async_client = AsyncClient()
-    response = await async_client.get("/static/css/bespin.css")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/css")
-    assert (await async_client.get("/api/test")).status_code == 200
-
-
 async def test_health_passes_while_this_server_holds_websockets_open(redis_conn):
     # The consumer's loop is the one that receives from the channel layer; the health check
     # must not try to receive from a second one.
