@@ -15,7 +15,7 @@ from django.db import connection
 from redis import Redis
 from rest_framework.test import APIClient
 
-from jobs.services import QUEUE_NAME
+from jobs.queue import QUEUE_NAME
 from jobs.worker import BespinWorker
 
 

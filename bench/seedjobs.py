@@ -2,7 +2,7 @@
 
 Inserts N pending random_text jobs through the Job model (bulk, not enqueued) and prints
 their ids as JSON; once every socket is open, run.py writes "go" on stdin and this process
-cancels each job through `jobs.services.cancel_job`, the service the cancel endpoint calls,
+cancels each job through `jobs.lifecycle.cancel_job`, the service the cancel endpoint calls,
 from a few threads: a conditional UPDATE and a publish per job, so every socket must
 receive its `cancelled`.
 The workers stay suspended meanwhile. Running 5,000 jobs instead would measure the workers
@@ -22,7 +22,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from jobs import kinds, services  # noqa: E402
+from jobs import kinds, lifecycle  # noqa: E402
 from jobs.models import Job  # noqa: E402
 
 CANCEL_THREADS = 6
@@ -30,8 +30,8 @@ CANCEL_THREADS = 6
 
 def _cancel(job: Job) -> int:
     try:
-        services.cancel_job(job=job)
-    except services.JobStateConflict:  # a worker ran it just before the suspension
+        lifecycle.cancel_job(job=job)
+    except lifecycle.JobStateConflict:  # a worker ran it just before the suspension
         return 0
     finally:
         connection.close()

@@ -14,7 +14,7 @@ from django.conf import settings  # noqa: E402
 
 from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
-from webhooks.asgi import WebhookIngress  # noqa: E402
+from webhooks.ingress import WebhookIngress  # noqa: E402
 
 
 class BrowserOriginValidator(OriginValidator):

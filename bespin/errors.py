@@ -9,15 +9,23 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 
-def _first_message(detail) -> str:
+def flat_messages(detail) -> list[tuple[list[str], str]]:
+    """Every message of a DRF error detail, in order, with the keys that lead to it:
+    `{"params": {"length": ["too big"]}}` → `[(["params", "length"], "too big")]`."""
     if isinstance(detail, dict):
-        for key, value in detail.items():
-            message = _first_message(value)
-            return message if key == "non_field_errors" else f"{key}: {message}"
-        return "invalid input"
+        return [([str(key), *path], message) for key, value in detail.items() for path, message in flat_messages(value)]
     if isinstance(detail, list):
-        return _first_message(detail[0]) if detail else "invalid input"
-    return str(detail)
+        return [item for value in detail for item in flat_messages(value)]
+    return [([], str(detail))]
+
+
+def first_message(detail) -> str:
+    """The first message of a DRF error detail, after the fields it is about: `params: length: too big`."""
+    messages = flat_messages(detail)
+    if not messages:
+        return "invalid input"
+    path, message = messages[0]
+    return ": ".join([*(key for key in path if key != "non_field_errors"), message])
 
 
 def api_exception_handler(exc, context):
@@ -25,7 +33,7 @@ def api_exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"error": _first_message(exc.detail), "fields": exc.detail}
+        response.data = {"error": first_message(exc.detail), "fields": exc.detail}
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"error": str(response.data["detail"])}
     return response

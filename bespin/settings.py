@@ -229,3 +229,5 @@ WEBHOOK_RATE_PER_MINUTE = env_int("BESPIN_WEBHOOK_RATE_PER_MINUTE", 6000, minimu
 WEBHOOK_TOLERANCE_SECONDS = env_int("BESPIN_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=0)
 WEBHOOK_CONFIG_TTL = env_int("BESPIN_WEBHOOK_CONFIG_TTL", 5, minimum=0)
 WEBHOOK_REJECTIONS_KEPT = env_int("BESPIN_WEBHOOK_REJECTIONS_KEPT", 20, minimum=1)
+# Deliveries stored together at most; 1 stores each on its own (see webhooks/ingress.py).
+WEBHOOK_MAX_BATCH = env_int("BESPIN_WEBHOOK_MAX_BATCH", 100, minimum=1)

@@ -4,14 +4,14 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from jobs import kinds, selectors, services
+from jobs import kinds, lifecycle, selectors
 from jobs.serializers import (
     ApiInfoSerializer,
     ErrorSerializer,
@@ -92,10 +92,10 @@ def _create(request, *, kind: str, params) -> Response:
     if len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise ValidationError({IDEMPOTENCY_HEADER: [f"at most {IDEMPOTENCY_KEY_MAX} printable characters"]})
     try:
-        created = services.create_job_once(
+        created = lifecycle.create_job_once(
             kind=kind, params=params, owner=_owner(request), idempotency_key=key, client=_client(request)
         )
-    except services.IdempotencyKeyReused as error:
+    except lifecycle.IdempotencyKeyReused as error:
         return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     data = JobSerializer(created.job, context={"request": request}).data
     headers = {"Location": data["links"]["self"]}
@@ -174,19 +174,12 @@ class RandomTextJob(APIView):
             raise ValidationError(error.detail.get("params", error.detail)) from None
 
 
-def _job_or_404(job_id):
-    job = selectors.get_job(job_id)
-    if job is None:
-        raise NotFound(f"no job with id {job_id!r}")
-    return job
-
-
 class JobDetail(APIView):
     """One job by its id."""
 
     @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, 404: _ERROR})
     def get(self, request, job_id):
-        return Response(JobSerializer(_job_or_404(job_id), context={"request": request}).data)
+        return Response(JobSerializer(selectors.job_or_404(job_id), context={"request": request}).data)
 
 
 class _JobAction(APIView):
@@ -208,12 +201,12 @@ class _JobAction(APIView):
         },
     )
     def post(self, request, job_id):
-        job = _job_or_404(job_id)
+        job = selectors.job_or_404(job_id)
         if not selectors.may_control(request.user, job):
             raise PermissionDenied("only the job's owner or staff may do this")
         try:
             job = self.change(job=job)
-        except services.JobStateConflict as error:
+        except lifecycle.JobStateConflict as error:
             return Response({"error": str(error), "status": job.status}, status=status.HTTP_409_CONFLICT)
         return Response(JobSerializer(job, context={"request": request}).data)
 
@@ -221,13 +214,13 @@ class _JobAction(APIView):
 class JobCancel(_JobAction):
     """Cancel a pending or running job (409 when it has finished)."""
 
-    change = staticmethod(services.cancel_job)
+    change = staticmethod(lifecycle.cancel_job)
 
 
 class JobRetry(_JobAction):
     """Run a failed or cancelled job again as a new attempt (409 otherwise)."""
 
-    change = staticmethod(services.retry_job)
+    change = staticmethod(lifecycle.retry_job)
 
 
 def _json_object(request) -> dict:

@@ -4,11 +4,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import django_rq
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncMinute
+from django.http import Http404
 from django.utils import timezone
 
+from jobs import heartbeats, queue
 from jobs.models import FINAL_STATUSES, Job, JobStatus
 
 
@@ -25,6 +26,14 @@ def get_job(job_id) -> Job | None:
     if parsed is None:
         return None
     return Job.objects.filter(id=parsed).first()
+
+
+def job_or_404(job_id) -> Job:
+    """The job, or Http404 (which the API answers as a JSON 404) for an unknown or malformed id."""
+    job = get_job(job_id)
+    if job is None:
+        raise Http404(f"no job with id {str(job_id)[:64]!r}")
+    return job
 
 
 def jobs_visible_to(user, *, status: str | None = None, kind: str | None = None):
@@ -51,18 +60,13 @@ def may_control(user, job: Job) -> bool:
 
 
 def queue_depth() -> int:
-    """Jobs waiting in the RQ queue."""
-    from jobs.services import QUEUE_NAME
-
-    return django_rq.get_queue(QUEUE_NAME).count
+    """Jobs waiting in the RQ queue: one LLEN."""
+    return queue.queue_depth()
 
 
 def live_worker_count() -> int:
-    """Workers whose heartbeat key is alive in Redis."""
-    from jobs.services import worker_heartbeat_key
-
-    connection = django_rq.get_connection()
-    return sum(1 for _ in connection.scan_iter(match=worker_heartbeat_key("*"), count=1000))
+    """Workers with a live heartbeat: one ZCOUNT, however many keys Redis holds."""
+    return heartbeats.live_count()
 
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)

@@ -3,12 +3,12 @@
 from django.db import close_old_connections
 from rq import get_current_job
 
-from jobs import services
+from jobs import runner
 
 
-def run_job(job_id: str) -> None:
+def run_job(job_id: str, attempt: int | None = None) -> None:
     # A worker lives for days: drop a connection PostgreSQL closed since the last job,
     # as Django does at the start of each request.
     close_old_connections()
     rq_job = get_current_job()
-    services.run_job(job_id=job_id, worker_name=(rq_job.worker_name or "") if rq_job else "")
+    runner.run_job(job_id=job_id, attempt=attempt, worker_name=(rq_job.worker_name or "") if rq_job else "")

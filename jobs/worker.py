@@ -5,10 +5,11 @@ which costs several milliseconds and loses every warm connection (PostgreSQL, Re
 channel layer) each time. Job timeouts still work: RQ arms SIGALRM in the worker itself.
 
 Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
-- a heartbeat key in Redis, rewritten every second, naming the RQ job the worker runs; it
-  expires a few seconds after the process is killed, so the jobs it held are known lost;
-- the recovery sweep (services.recover_jobs), run every SWEEP_INTERVAL by one worker at a
-  time, which re-queues or fails lost jobs and enqueues pending jobs Redis does not hold.
+- the heartbeat (jobs.heartbeats), rewritten every second, naming the RQ job the worker
+  runs; it runs out a few seconds after the process is killed, so the jobs it held are
+  known lost;
+- the recovery sweep (jobs.recovery), run every SWEEP_INTERVAL by one worker at a time,
+  which re-queues or fails lost jobs and enqueues pending jobs Redis does not hold.
 """
 
 import logging
@@ -17,7 +18,7 @@ import threading
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
-from jobs import services
+from jobs import heartbeats, recovery
 
 log = logging.getLogger("bespin.worker")
 
@@ -30,7 +31,7 @@ class BespinWorker(SimpleWorker):
         kwargs["with_scheduler"] = True
         self._bespin_stop = threading.Event()
         self._bespin_threads: list[threading.Thread] = []
-        self._bespin_job = services.IDLE
+        self._bespin_job = heartbeats.IDLE
         try:
             return super().work(*args, **kwargs)
         finally:
@@ -38,7 +39,7 @@ class BespinWorker(SimpleWorker):
             for thread in self._bespin_threads:
                 thread.join(timeout=5)
             try:
-                self.connection.delete(services.worker_heartbeat_key(self.name))
+                heartbeats.forget(self.name, connection=self.connection)
             except Exception:
                 pass
 
@@ -56,24 +57,24 @@ class BespinWorker(SimpleWorker):
         try:
             return super().execute_job(job, queue)
         finally:
-            self._bespin_job = services.IDLE
+            self._bespin_job = heartbeats.IDLE
 
     def _beat(self) -> None:
-        key = services.worker_heartbeat_key(self.name)
         while not self._bespin_stop.is_set():
             try:
-                self.connection.set(key, self._bespin_job, ex=services.HEARTBEAT_TTL)
+                heartbeats.beat(self.name, self._bespin_job, connection=self.connection)
             except Exception:
                 log.warning("heartbeat failed worker=%s", self.name, exc_info=True)
-            self._bespin_stop.wait(services.HEARTBEAT_INTERVAL)
+            self._bespin_stop.wait(heartbeats.INTERVAL)
 
     def _sweep(self) -> None:
         while not self._bespin_stop.wait(SWEEP_INTERVAL):
             try:
                 # One sweep per interval across all workers; a second one would be safe, only wasted.
-                if self.connection.set(services.SWEEP_LOCK_KEY, self.name, nx=True, px=int(SWEEP_INTERVAL * 900)):
+                lock = self.connection.set(recovery.SWEEP_LOCK_KEY, self.name, nx=True, px=int(SWEEP_INTERVAL * 900))
+                if lock:
                     close_old_connections()
-                    services.recover_jobs()
+                    recovery.recover_jobs()
             except Exception:
                 log.warning("recovery sweep failed worker=%s", self.name, exc_info=True)
         connection.close()

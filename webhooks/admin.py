@@ -1,7 +1,7 @@
 """Sources (with write-only secrets and triggers) and read-only receipts with a replay action.
 
-Every save goes through webhooks.services, as the API and the commands do: the admin never
-writes a webhook model itself.
+Every save goes through webhooks.sources (replay through webhooks.ingestion), as the commands
+do: the admin never writes a webhook model itself.
 """
 
 import json
@@ -12,8 +12,7 @@ from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
 from jobs import kinds
-from jobs import services as job_services
-from webhooks import selectors, services
+from webhooks import ingestion, selectors, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.schemes import get_scheme
 
@@ -65,7 +64,7 @@ class WebhookTriggerForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("job_kind") and not self.errors:
             try:
-                job_services.validate_params(kind=cleaned["job_kind"], params=cleaned.get("params") or {})
+                kinds.validate_params(kind=cleaned["job_kind"], params=cleaned.get("params") or {})
             except serializers.ValidationError as error:
                 self.add_error("params", json.dumps(error.detail))
         return cleaned
@@ -113,12 +112,12 @@ class WebhookSourceAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("secrets")
 
     def save_model(self, request, obj, form, change):
-        services.save_source(source=obj)
+        sources.save_source(source=obj)
         if form.cleaned_data.get("new_secret"):
-            services.add_secret(source=obj, secret=form.cleaned_data["new_secret"])
+            sources.add_secret(source=obj, secret=form.cleaned_data["new_secret"])
 
     def delete_model(self, request, obj):
-        services.delete_source(source=obj)
+        sources.delete_source(source=obj)
 
     def save_formset(self, request, form, formset, change):
         # Instead of formset.save(): each change through its service. The admin's history
@@ -127,21 +126,21 @@ class WebhookSourceAdmin(admin.ModelAdmin):
         for item in formset.deleted_forms:
             if item.instance.pk:
                 if formset.model is WebhookSecret:
-                    services.delete_secret(secret=item.instance)
+                    sources.delete_secret(secret=item.instance)
                 else:
-                    services.delete_trigger(trigger=item.instance)
+                    sources.delete_trigger(trigger=item.instance)
                 formset.deleted_objects.append(item.instance)
         for item in formset.forms:
             if item in formset.deleted_forms or not item.has_changed():
                 continue
             if formset.model is WebhookSecret:
-                services.set_secret_expiry(secret=item.instance, expires_at=item.cleaned_data["expires_at"])
+                sources.set_secret_expiry(secret=item.instance, expires_at=item.cleaned_data["expires_at"])
                 formset.changed_objects.append((item.instance, item.changed_data))
                 continue
             data = item.cleaned_data
             if item.instance.pk and "event_pattern" in item.changed_data:
-                services.delete_trigger(trigger=WebhookTrigger.objects.get(pk=item.instance.pk))
-            trigger = services.set_trigger(
+                sources.delete_trigger(trigger=WebhookTrigger.objects.get(pk=item.instance.pk))
+            trigger = sources.set_trigger(
                 source=form.instance, event_pattern=data["event_pattern"], job_kind=data["job_kind"],
                 params=data.get("params") or {}, enabled=data.get("enabled", True),
             )  # fmt: skip
@@ -194,6 +193,6 @@ class WebhookReceiptAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay: run the source's triggers again")
     def replay(self, request, queryset):
-        started = sum(services.replay_receipt(receipt=receipt) is not None for receipt in queryset)
+        started = sum(ingestion.replay_receipt(receipt=receipt) is not None for receipt in queryset)
         skipped = queryset.count() - started
         self.message_user(request, f"{started} job(s) started; {skipped} receipt(s) matched no trigger.", messages.INFO)

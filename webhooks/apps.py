@@ -4,7 +4,7 @@ from django.core.signals import setting_changed
 
 def _forget_cached_sources(*, setting, **kwargs):
     if setting.startswith("WEBHOOK_") or setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
-        from webhooks.selectors import forget_source_configs
+        from webhooks.config import forget_source_configs
 
         forget_source_configs()
 

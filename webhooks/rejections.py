@@ -1,8 +1,22 @@
-"""Why a delivery was refused: one reason code per cause, each with its HTTP status.
+"""Why a delivery was refused: one reason code per cause, each with its HTTP status, and
+the record of refusals an operator reads (counts by reason, the last few).
 
 The code is what rejections are counted by; the message, sent back as `{"error": …}`,
 tells a misconfigured sender what to fix without revealing anything about the secrets.
 """
+
+import json
+import logging
+from collections.abc import Mapping
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from bespin.redis import counters_client
+from webhooks import headers as h
+
+log = logging.getLogger("bespin.webhooks")
 
 
 class Reason:
@@ -41,3 +55,40 @@ class Rejected(Exception):
         self.message = message
         self.status = STATUS[reason]
         self.retry_after = retry_after
+
+
+# Rejections are counted by source and reason in Redis, and the last few kept for operators.
+_PREFIX = "bespin:webhooks:rejections"
+# What a kept rejection shows of the body: enough to recognise it, not to store it.
+BODY_HEAD_BYTES = 256
+
+
+def counts_key(source: str) -> str:
+    return f"{_PREFIX}:{source}:counts"
+
+
+def log_key(source: str) -> str:
+    return f"{_PREFIX}:{source}:recent"
+
+
+def record_rejection(*, source: str, rejection: Rejected, headers: Mapping[str, str], body: bytes) -> None:
+    """Count a rejection by source and reason, and keep the last few (reason, time, headers
+    with secret-bearing values redacted, first bytes of the body) for an operator to read.
+    Without Redis the rejection is only logged."""
+    log.info("webhook_rejected source=%s reason=%s status=%s", source, rejection.reason, rejection.status)
+    entry = {
+        "reason": rejection.reason,
+        "status": rejection.status,
+        "message": rejection.message,
+        "at": timezone.now().isoformat(),
+        "headers": h.redacted(headers),
+        "body_head": body[:BODY_HEAD_BYTES].decode("utf-8", errors="replace"),
+    }
+    try:
+        pipe = counters_client().pipeline(transaction=False)
+        pipe.hincrby(counts_key(source), rejection.reason, 1)
+        pipe.lpush(log_key(source), json.dumps(entry))
+        pipe.ltrim(log_key(source), 0, settings.WEBHOOK_REJECTIONS_KEPT - 1)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("webhook_rejection_unrecorded source=%s: Redis unavailable", source, exc_info=True)

@@ -9,9 +9,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
-import math
-import re
 from collections.abc import Mapping, Sequence
 
 from webhooks import headers as h
@@ -23,8 +20,6 @@ MAX_EVENT_LENGTH = 200
 MAX_DELIVERY_ID_LENGTH = 200
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _SHA256_PREFIX = "sha256="
-# U+0000 as json.dumps writes it: \u0000 after an even number of backslashes.
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _ascii(value: str) -> bytes:
@@ -258,33 +253,3 @@ SCHEMES: dict[str, Scheme] = {
 
 def get_scheme(name: str) -> Scheme:
     return SCHEMES[name]
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError("number out of range")
-    return value
-
-
-def parse_payload(body: bytes) -> dict:
-    """The body as a JSON object that PostgreSQL can store, or Rejected(NOT_JSON_OBJECT)."""
-    try:
-        payload = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        # ValueError covers bad JSON and undecodable bytes (UnicodeDecodeError is one).
-        raise Rejected(Reason.NOT_JSON_OBJECT, "the body must be a JSON object (UTF-8)") from None
-    if not isinstance(payload, dict):
-        raise Rejected(Reason.NOT_JSON_OBJECT, f"the body must be a JSON object, not {type(payload).__name__}")
-    try:
-        text = json.dumps(payload, ensure_ascii=False)
-        text.encode("utf-8")
-    except (UnicodeEncodeError, RecursionError):
-        raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds a lone UTF-16 surrogate, which is not text") from None
-    if _NUL_ESCAPE.search(text):
-        raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds \\u0000, which PostgreSQL's jsonb cannot store")
-    return payload

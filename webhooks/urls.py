@@ -2,10 +2,10 @@ from django.urls import path
 
 from webhooks import api
 
-# Included under "api/". `/api/webhooks/<key>` is both the delivery URL (POST) and a
-# receipt's URL (GET), as in the seed.
+# Included under "api/". `/api/webhooks/<key>` is also the delivery URL (POST), which
+# webhooks.ingress answers before Django sees it.
 urlpatterns = [
     path("webhooks", api.ReceiptList.as_view(), name="api-webhooks"),
     path("webhooks/", api.ReceiptList.as_view(schema=None)),  # an alias, left out of the schema
-    path("webhooks/<str:key>", api.source_or_receipt, name="api-webhook-receipt"),
+    path("webhooks/<str:receipt_id>", api.ReceiptDetail.as_view(), name="api-webhook-receipt"),
 ]

@@ -1,7 +1,10 @@
 """The registry of job kinds.
 
 A kind is a parameter serializer and a handler `handler(params, progress) -> result`.
-Adding one is a module in this package and one line in `KINDS` below.
+Adding one is a module in this package and one line in `_load` below. A kind's limits are
+its serializer's field bounds (read from settings when the fields are built, so that an
+operator can change them): the API, the dashboard's forms and the OpenAPI schema all read
+them from there.
 """
 
 from collections.abc import Callable
@@ -42,3 +45,17 @@ SLEEP = "sleep"
 
 def get_kind(name: str) -> JobKind | None:
     return KINDS.get(name)
+
+
+def validate_params(*, kind: str, params) -> tuple[JobKind, dict]:
+    """The kind and its checked parameters; raises serializers.ValidationError naming `type`
+    (an unknown kind) or `params` (bad parameters)."""
+    job_kind = get_kind(kind)
+    if job_kind is None:
+        raise serializers.ValidationError({"type": [f"unknown job type {kind!r}; known: {', '.join(KINDS)}"]})
+    if not isinstance(params, dict):
+        raise serializers.ValidationError({"params": ["must be a JSON object"]})
+    serializer = job_kind.params_serializer(data=params)
+    if not serializer.is_valid():
+        raise serializers.ValidationError({"params": serializer.errors})
+    return job_kind, dict(serializer.validated_data)

@@ -19,17 +19,16 @@ PROGRESS_STEPS = 10
 
 
 class RandomTextParams(serializers.Serializer):
-    length = serializers.IntegerField(
-        default=DEFAULT_LENGTH,
-        min_value=1,
-        help_text="Number of words",
-    )
-
-    def validate_length(self, value: int) -> int:
-        maximum = settings.RANDOM_TEXT_MAX_WORDS
-        if value > maximum:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
-        return value
+    def get_fields(self):
+        # Built per use, so that the maximum follows BESPIN_RANDOM_TEXT_MAX_WORDS.
+        return {
+            "length": serializers.IntegerField(
+                default=DEFAULT_LENGTH,
+                min_value=1,
+                max_value=settings.RANDOM_TEXT_MAX_WORDS,
+                help_text="Number of words",
+            )
+        }
 
 
 def generate(params: dict, progress: kinds.Progress) -> str:

@@ -11,14 +11,17 @@ TICK_SECONDS = 0.2
 
 
 class SleepParams(serializers.Serializer):
-    seconds = serializers.FloatField(min_value=0, help_text="How long to sleep")
+    def get_fields(self):
+        # Built per use, so that the maximum follows BESPIN_SLEEP_MAX_SECONDS.
+        return {
+            "seconds": serializers.FloatField(
+                min_value=0, max_value=settings.SLEEP_MAX_SECONDS, help_text="How long to sleep"
+            )
+        }
 
     def validate_seconds(self, value: float) -> float:
-        maximum = settings.SLEEP_MAX_SECONDS
         if not math.isfinite(value):
             raise serializers.ValidationError("A valid number is required.")
-        if value > maximum:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
         return value
 
 

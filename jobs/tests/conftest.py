@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs import services
+from jobs import lifecycle
 
 
 @pytest.fixture
@@ -14,15 +14,15 @@ def make_job(django_capture_on_commit_callbacks):
     def make(kind="random_text", params=None, owner=None, state="pending", result="cloud data", error="disk on fire"):
         # Nothing commits in a test transaction: run the after-commit enqueue and publish now.
         with django_capture_on_commit_callbacks(execute=True):
-            job = services.create_job(kind=kind, params=params if params is not None else {"length": 2}, owner=owner)
+            job = lifecycle.create_job(kind=kind, params=params if params is not None else {"length": 2}, owner=owner)
             if state in ("running", "completed", "failed"):
-                job = services.start_job(job_id=job.id, worker_name="test-worker")
+                job = lifecycle.start_job(job_id=job.id, worker_name="test-worker")
             if state == "completed":
-                services.complete_job(job=job, result=result)
+                lifecycle.complete_job(job=job, result=result)
             elif state == "failed":
-                services.fail_job(job=job, error=error)
+                lifecycle.fail_job(job=job, error=error)
             elif state == "cancelled":
-                services.cancel_job(job=job)
+                lifecycle.cancel_job(job=job)
         job.refresh_from_db()
         assert job.status == state
         return job

@@ -14,7 +14,7 @@ from pathlib import Path
 from redis import Redis
 
 from conftest import ROOT, process_env
-from jobs.services import worker_heartbeat_key
+from jobs import heartbeats
 
 
 def free_port() -> int:
@@ -76,15 +76,14 @@ class Processes:
     def worker(self, wait: bool = True) -> subprocess.Popen:
         """Start `manage.py rqworker default`; with `wait`, return once its heartbeat is in Redis."""
         connection = Redis.from_url(self.env["REDIS_URL"])
-        pattern = worker_heartbeat_key("*")
-        before = set(connection.scan_iter(match=pattern))
+        before = set(connection.zrange(heartbeats.WORKERS_KEY, 0, -1))
         process = self.start("worker", [sys.executable, "manage.py", "rqworker", "default"])
         if wait:
 
             def beating():
                 if process.poll() is not None:
                     raise AssertionError("the worker exited:\n" + self.log_of(process))
-                return set(connection.scan_iter(match=pattern)) - before
+                return set(connection.zrange(heartbeats.WORKERS_KEY, 0, -1)) - before
 
             wait_for(beating, 40, 0.1, "the worker's first heartbeat")
         return process

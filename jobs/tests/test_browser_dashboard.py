@@ -21,9 +21,9 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import ROOT, process_env
-from jobs import services
+from jobs import lifecycle
 from jobs.models import Job, JobStatus
-from webhooks import services as webhook_services
+from webhooks import sources
 from webhooks.tests.signing import bespin_headers, body_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -200,14 +200,14 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
 
     # Some history for the charts, then one long job that keeps the only worker busy, so
     # that the next jobs wait in the queue and two of them can be failed by hand.
-    done = [services.create_job(kind="random_text", params={"length": 20 + i}, owner=owner) for i in range(6)]
+    done = [lifecycle.create_job(kind="random_text", params={"length": 20 + i}, owner=owner) for i in range(6)]
     for job in done:
         _wait_for_status(job, JobStatus.COMPLETED)
-    long_job = services.create_job(kind="sleep", params={"seconds": 30}, owner=owner)
+    long_job = lifecycle.create_job(kind="sleep", params={"seconds": 30}, owner=owner)
     _wait_for_status(long_job, JobStatus.RUNNING)
-    waiting = [services.create_job(kind="random_text", params={"length": 5}, owner=owner) for _ in range(4)]
+    waiting = [lifecycle.create_job(kind="random_text", params={"length": 5}, owner=owner) for _ in range(4)]
     for job, error in zip(waiting[2:], ["upstream answered 503", "ValueError: bad input"], strict=True):
-        services.fail_job(job=services.start_job(job_id=job.id, worker_name="worker-7"), error=error)
+        lifecycle.fail_job(job=lifecycle.start_job(job_id=job.id, worker_name="worker-7"), error=error)
 
     page.goto("/")
     expect(page.locator("[data-live-indicator]")).to_have_text("Live")
@@ -234,7 +234,7 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
 
     page.goto("/")
     _mark_page(page)
-    services.cancel_job(job=long_job)  # frees the worker: the two waiting jobs run
+    lifecycle.cancel_job(job=long_job)  # frees the worker: the two waiting jobs run
     expect(counts["running"]).to_have_text("0")
     expect(page.locator('[data-count="cancelled"]')).to_have_text("1")
     expect(counts["pending"]).to_have_text("0")
@@ -306,7 +306,7 @@ def test_after_a_server_restart_the_page_reconnects_and_catches_up(owner_page, o
     live.stop_web()
     expect(indicator).to_contain_text("Offline, reconnecting")
     # Made while no server can tell the page: only the catch-up after reconnecting shows it.
-    missed = services.create_job(kind="random_text", params={"length": 7}, owner=owner)
+    missed = lifecycle.create_job(kind="random_text", params={"length": 7}, owner=owner)
     _wait_for_status(missed, JobStatus.COMPLETED)
     live.start_web()
 
@@ -314,7 +314,7 @@ def test_after_a_server_restart_the_page_reconnects_and_catches_up(owner_page, o
     expect(_row(page, missed).locator("[data-status]")).to_have_text("Completed")
     assert _still_marked(page), "the page reloaded instead of catching up"
     # And the new connection carries the next change live again.
-    after = services.create_job(kind="sleep", params={"seconds": 0.5}, owner=owner)
+    after = lifecycle.create_job(kind="sleep", params={"seconds": 0.5}, owner=owner)
     expect(_row(page, after).locator("[data-status]")).to_have_text("Completed")
 
 
@@ -335,7 +335,7 @@ def test_without_javascript_every_page_works_as_forms_and_links(open_page, owner
     expect(page.locator(".big-status [data-status]")).to_have_text("Cancelled")
     page.get_by_role("button", name="Retry job").click()
     expect(page.get_by_text("Job queued again as a new attempt.")).to_be_visible()
-    services.cancel_job(job=Job.objects.get(id=job.id))  # leave the worker free
+    lifecycle.cancel_job(job=Job.objects.get(id=job.id))  # leave the worker free
 
     page.goto("/jobs/?status=bogus")
     expect(page.get_by_text("Select a valid choice.")).to_be_visible()
@@ -359,9 +359,9 @@ def _deliver(live, source: str, body: bytes, headers: dict) -> tuple[int, dict]:
 
 
 def test_staff_see_a_webhook_receipt_its_payload_as_text_and_the_job_it_started(open_page, staff, live, shots):
-    source = webhook_services.create_source(name="ci")
-    webhook_services.add_secret(source=source, secret="ci-secret")
-    webhook_services.set_trigger(source=source, event_pattern="build.*", job_kind="random_text", params={"length": 12})
+    source = sources.create_source(name="ci")
+    sources.add_secret(source=source, secret="ci-secret")
+    sources.set_trigger(source=source, event_pattern="build.*", job_kind="random_text", params={"length": 12})
     payload = {
         "event": "build.finished",
         "repository": "bespin",

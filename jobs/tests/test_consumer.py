@@ -5,13 +5,13 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from bespin.asgi import application
-from jobs import services
+from jobs import lifecycle
 from jobs.consumers import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND
 from jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-create_job = database_sync_to_async(services.create_job)
+create_job = database_sync_to_async(lifecycle.create_job)
 
 
 async def _connect(path: str) -> WebsocketCommunicator:
@@ -112,6 +112,6 @@ async def test_an_idle_socket_outlives_the_layers_blocking_read():
     communicator = await _connect(f"/api/ws/jobs?job_id={job.id}")
     await communicator.receive_json_from(timeout=5)
     assert await communicator.receive_nothing(timeout=7)
-    await database_sync_to_async(services.cancel_job)(job=job)
+    await database_sync_to_async(lifecycle.cancel_job)(job=job)
     assert (await communicator.receive_json_from(timeout=5))["status"] == JobStatus.CANCELLED
     await communicator.disconnect()

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from django.test import override_settings
 
-from jobs import services
+from jobs import heartbeats, lifecycle
 from jobs.tests.processes import Processes, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +26,7 @@ def test_health_is_503_naming_workers_when_none_is_alive(api):
 
 
 def test_health_is_200_with_a_live_worker(api, redis_conn):
-    redis_conn.set(services.worker_heartbeat_key("w1"), "1", ex=5)
+    heartbeats.beat("w1")
     response = api.get("/api/health")
     assert response.status_code == 200
     assert response.json()["checks"]["workers"]["detail"] == "1 live"
@@ -54,10 +54,10 @@ def test_metrics_are_off_by_default(api):
 
 @override_settings(METRICS_ENABLED=True)
 def test_metrics_count_jobs_by_kind_and_status(api, run_worker):
-    services.create_job(kind="random_text", params={"length": 3})
-    services.create_job(kind="random_text", params={"length": 3})
+    lifecycle.create_job(kind="random_text", params={"length": 3})
+    lifecycle.create_job(kind="random_text", params={"length": 3})
     run_worker()
-    services.create_job(kind="sleep", params={"seconds": 1})
+    lifecycle.create_job(kind="sleep", params={"seconds": 1})
     response = api.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -94,7 +94,7 @@ def test_docs_page_loads_its_files_from_this_server(api):
 
 def test_every_change_is_one_structured_log_line(run_worker, caplog):
     with caplog.at_level(logging.INFO, logger="bespin.jobs"):
-        job = services.create_job(kind="random_text", params={"length": 3})
+        job = lifecycle.create_job(kind="random_text", params={"length": 3})
         run_worker()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job_change")]
     assert [line.split(" status=")[1].split(" ")[0] for line in lines] == ["pending", "running", "completed"]
@@ -111,8 +111,8 @@ async def test_health_passes_while_this_server_holds_websockets_open(redis_conn)
 
     from bespin.asgi import application
 
-    redis_conn.set(services.worker_heartbeat_key("w1"), services.IDLE, ex=5)
-    job = await database_sync_to_async(services.create_job)(kind="random_text", params={})
+    heartbeats.beat("w1")
+    job = await database_sync_to_async(lifecycle.create_job)(kind="random_text", params={})
     communicator = WebsocketCommunicator(application, f"/api/ws/jobs?job_id={job.id}")
     assert (await communicator.connect())[0]
     await communicator.receive_json_from(timeout=5)
@@ -132,12 +132,10 @@ def test_metrics_count_webhook_receipts_and_rejections_by_reason(api):
     import hashlib
     import hmac
 
-    from webhooks import selectors as webhook_selectors
-    from webhooks import services as webhook_services
+    from webhooks import sources
 
-    source = webhook_services.create_source(name="acme", scheme="bespin")
-    webhook_services.add_secret(source=source, secret="acme-secret")
-    webhook_selectors.forget_source_configs()
+    source = sources.create_source(name="acme", scheme="bespin")
+    sources.add_secret(source=source, secret="acme-secret")
     body = b'{"event": "ping"}'
     good = {"X-Webhook-Signature": hmac.new(b"acme-secret", body, hashlib.sha256).hexdigest()}
     post = lambda headers: api.generic("POST", "/api/webhooks/acme", body, "application/json", headers=headers)  # noqa: E731

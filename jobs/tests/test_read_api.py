@@ -2,14 +2,14 @@ import uuid
 
 import pytest
 
-from jobs import services
+from jobs import lifecycle
 from jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db
 
 
 def test_job_detail_by_id_for_anyone(api, owner):
-    job = services.create_job(kind="random_text", params={"length": 3}, owner=owner)
+    job = lifecycle.create_job(kind="random_text", params={"length": 3}, owner=owner)
     response = api.get(f"/api/jobs/{job.id}")
     assert response.status_code == 200
     body = response.json()
@@ -33,9 +33,9 @@ def test_listing_needs_a_signed_in_user(api):
 
 
 def test_listing_shows_own_jobs_newest_first(api, owner, stranger):
-    first = services.create_job(kind="random_text", params={}, owner=owner)
-    second = services.create_job(kind="sleep", params={"seconds": 1}, owner=owner)
-    services.create_job(kind="random_text", params={}, owner=stranger)
+    first = lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    second = lifecycle.create_job(kind="sleep", params={"seconds": 1}, owner=owner)
+    lifecycle.create_job(kind="random_text", params={}, owner=stranger)
     api.force_authenticate(owner)
     body = api.get("/api/jobs").json()
     assert body["count"] == 2
@@ -43,22 +43,22 @@ def test_listing_shows_own_jobs_newest_first(api, owner, stranger):
 
 
 def test_stranger_does_not_see_others_jobs(api, owner, stranger):
-    services.create_job(kind="random_text", params={}, owner=owner)
+    lifecycle.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(stranger)
     assert api.get("/api/jobs").json()["count"] == 0
 
 
 def test_staff_lists_every_job(api, owner, stranger, staff):
-    services.create_job(kind="random_text", params={}, owner=owner)
-    services.create_job(kind="random_text", params={}, owner=stranger)
-    services.create_job(kind="random_text", params={})
+    lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    lifecycle.create_job(kind="random_text", params={}, owner=stranger)
+    lifecycle.create_job(kind="random_text", params={})
     api.force_authenticate(staff)
     assert api.get("/api/jobs").json()["count"] == 3
 
 
 def test_listing_filters_by_status_and_type(api, owner):
-    services.create_job(kind="sleep", params={"seconds": 0}, owner=owner)
-    services.create_job(kind="random_text", params={}, owner=owner)
+    lifecycle.create_job(kind="sleep", params={"seconds": 0}, owner=owner)
+    lifecycle.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(owner)
     assert api.get("/api/jobs?type=sleep").json()["count"] == 1
     assert api.get(f"/api/jobs?status={JobStatus.PENDING}").json()["count"] == 2
@@ -75,7 +75,7 @@ def test_bad_list_filter_or_page_is_a_4xx_with_reason(api, owner, query):
 
 def test_listing_is_paginated(api, owner):
     for _ in range(25):
-        services.create_job(kind="random_text", params={}, owner=owner)
+        lifecycle.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(owner)
     body = api.get("/api/jobs").json()
     assert (body["count"], len(body["results"])) == (25, 20)
@@ -85,7 +85,7 @@ def test_listing_is_paginated(api, owner):
 def test_token_authentication_lists_own_jobs(api, owner):
     from rest_framework.authtoken.models import Token
 
-    services.create_job(kind="random_text", params={}, owner=owner)
+    lifecycle.create_job(kind="random_text", params={}, owner=owner)
     token = Token.objects.create(user=owner)
     response = api.get("/api/jobs", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.json()["count"] == 1

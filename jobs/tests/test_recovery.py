@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from jobs import events, services
+from jobs import events, heartbeats, lifecycle, queue, recovery
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import Processes, free_port, post_json, wait_for
@@ -40,7 +40,7 @@ def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys, sett
     doomed = processes.worker()
     # Long enough to outlast the survivor's start on a busy machine; the test ends once the
     # survivor runs the second attempt.
-    job = services.create_job(kind="sleep", params={"seconds": 60})
+    job = lifecycle.create_job(kind="sleep", params={"seconds": 60})
     wait_for(lambda: _status(job.id) == ("running", 1), 20, message="the job to start")
     survivor = processes.worker()  # its recovery sweep finds the lost job; it then runs it
     Processes.kill(doomed)
@@ -52,8 +52,8 @@ def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys, sett
     assert job.error.startswith("worker lost")
     wait_for(lambda: _status(job.id) == ("running", 2), 20, message="the survivor to run the second attempt")
     assert survivor.poll() is None
-    services.cancel_job(job=Job.objects.get(id=job.id))  # lets the survivor stop at once
-    assert recovered_after < services.HEARTBEAT_TTL + 2 * 2 + 1
+    lifecycle.cancel_job(job=Job.objects.get(id=job.id))  # lets the survivor stop at once
+    assert recovered_after < heartbeats.TTL + 2 * 2 + 1
     with capsys.disabled():
         print(f"\nworker SIGKILLed -> job re-queued in {recovered_after:.2f} s")
 
@@ -96,62 +96,62 @@ def _listen_during(group: str, action) -> list[dict]:
 @pytest.fixture
 def settled_redis(redis_conn):
     """Redis that has held Bespin's keys long enough for heartbeats to be trusted."""
-    redis_conn.set(services.EPOCH_KEY, time.time() - 60)
+    redis_conn.set(recovery.EPOCH_KEY, time.time() - 60)
 
 
 def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_kind, settled_redis):
-    job = services.create_job(kind="charge_card", params={"seconds": 1})
+    job = lifecycle.create_job(kind="charge_card", params={"seconds": 1})
     _mark_running(job)
-    messages = _listen_during(events.job_group(job.id), services.recover_jobs)
+    messages = _listen_during(events.job_group(job.id), recovery.recover_jobs)
     job.refresh_from_db()
-    assert (job.status, job.error, job.attempt) == (JobStatus.FAILED, services.LOST_ERROR, 1)
+    assert (job.status, job.error, job.attempt) == (JobStatus.FAILED, recovery.LOST_ERROR, 1)
     assert [m["status"] for m in messages] == ["failed"]
-    assert messages[0]["error"] == services.LOST_ERROR
+    assert messages[0]["error"] == recovery.LOST_ERROR
 
 
 def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun(settled_redis):
-    job = services.create_job(kind="sleep", params={"seconds": 1})
-    _mark_running(job, lost_count=services.MAX_LOST - 1)
-    services.recover_jobs()
+    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    _mark_running(job, lost_count=recovery.MAX_LOST - 1)
+    recovery.recover_jobs()
     job.refresh_from_db()
-    assert (job.status, job.error, job.lost_count) == (JobStatus.FAILED, services.LOST_ERROR, services.MAX_LOST)
+    assert (job.status, job.error, job.lost_count) == (JobStatus.FAILED, recovery.LOST_ERROR, recovery.MAX_LOST)
 
 
 def test_running_job_with_a_live_heartbeat_is_left_alone(redis_conn, settled_redis):
-    job = services.create_job(kind="sleep", params={"seconds": 1})
+    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
-    redis_conn.set(services.worker_heartbeat_key("busy-worker"), services.rq_job_id(job), ex=services.HEARTBEAT_TTL)
-    report = services.recover_jobs()
+    heartbeats.beat("busy-worker", queue.rq_job_id(job))
+    report = recovery.recover_jobs()
     assert _status(job.id) == ("running", 1)
     assert not report.requeued_lost and not report.failed_lost
 
 
 def test_running_job_whose_live_worker_has_moved_on_is_recovered(redis_conn, settled_redis, unsafe_kind):
     # The run ended without its final write reaching PostgreSQL; the worker lives on.
-    job = services.create_job(kind="charge_card", params={"seconds": 1})
+    job = lifecycle.create_job(kind="charge_card", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
-    redis_conn.set(services.worker_heartbeat_key("busy-worker"), services.IDLE, ex=services.HEARTBEAT_TTL)
-    services.recover_jobs()
+    heartbeats.beat("busy-worker")
+    recovery.recover_jobs()
     assert _status(job.id) == ("failed", 1)
 
 
 def test_just_flushed_redis_does_not_make_live_workers_look_dead(redis_conn):
     # FLUSHDB takes every heartbeat with it; the sweep waits until workers wrote theirs again.
-    job = services.create_job(kind="sleep", params={"seconds": 1})
+    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
-    services.recover_jobs()
+    recovery.recover_jobs()
     assert _status(job.id) == ("running", 1)
 
 
 def test_just_started_job_is_given_time_for_a_first_heartbeat(settled_redis):
-    job = services.create_job(kind="sleep", params={"seconds": 1})
+    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, age=0)
-    services.recover_jobs()
+    recovery.recover_jobs()
     assert _status(job.id) == ("running", 1)
 
 
 def test_pending_jobs_lost_from_redis_are_enqueued_again(processes, redis_conn):
-    job_ids = [services.create_job(kind="random_text", params={"length": 10}).id for _ in range(10)]
+    job_ids = [lifecycle.create_job(kind="random_text", params={"length": 10}).id for _ in range(10)]
     redis_conn.flushdb()
     processes.worker()
     wait_for(lambda: _all_final(job_ids), 30, message="every pending job to run")
@@ -160,27 +160,27 @@ def test_pending_jobs_lost_from_redis_are_enqueued_again(processes, redis_conn):
 
 def test_pending_job_still_on_the_queue_is_not_enqueued_twice(queue, settings):
     settings.ENQUEUE_GRACE_SECONDS = 0
-    job = services.create_job(kind="random_text", params={"length": 3})
-    assert services.recover_jobs().reenqueued == []
-    assert queue.job_ids == [services.rq_job_id(job)]
+    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    assert recovery.recover_jobs().reenqueued == []
+    assert queue.job_ids == [queue.rq_job_id(job)]
 
 
 def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_conn, settings):
     # The job's RQ hash still says queued, but the queue list lost it.
     settings.ENQUEUE_GRACE_SECONDS = 0
-    job = services.create_job(kind="random_text", params={"length": 3})
+    job = lifecycle.create_job(kind="random_text", params={"length": 3})
     redis_conn.delete(queue.key)
-    assert [j.id for j in services.recover_jobs().reenqueued] == [job.id]
-    assert queue.job_ids == [services.rq_job_id(job)]
+    assert [j.id for j in recovery.recover_jobs().reenqueued] == [job.id]
+    assert queue.job_ids == [queue.rq_job_id(job)]
 
 
 def test_recover_jobs_command_reports_what_it_did(redis_conn, capsys, settings):
     settings.ENQUEUE_GRACE_SECONDS = 0
-    job = services.create_job(kind="random_text", params={"length": 3})
+    job = lifecycle.create_job(kind="random_text", params={"length": 3})
     redis_conn.flushdb()
     call_command("recover_jobs")
     assert "pending jobs enqueued again: 1" in capsys.readouterr().out
-    assert services.rq_job_id(job) in services._queue().job_ids
+    assert queue.rq_job_id(job) in queue.rq_queue().job_ids
 
 
 def test_jobs_survive_a_redis_restart(tmp_path):

@@ -3,7 +3,7 @@ import time
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from jobs import services
+from jobs import lifecycle
 from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,7 +24,7 @@ def _flaky(params, progress):
 
 def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, run_worker):
     register_kind("slow", _slow, timeout=1)
-    job = services.create_job(kind="slow", params={})
+    job = lifecycle.create_job(kind="slow", params={})
     started = time.monotonic()
     run_worker()
     job.refresh_from_db()
@@ -35,7 +35,7 @@ def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, ru
 def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_worker):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=3, retry_backoff=0)
-    job = services.create_job(kind="flaky", params={})
+    job = lifecycle.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
     job.refresh_from_db()
@@ -45,7 +45,7 @@ def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_wor
 def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=1, retry_backoff=0)
-    job = services.create_job(kind="flaky", params={})
+    job = lifecycle.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
     job.refresh_from_db()
@@ -57,13 +57,13 @@ def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
 def test_a_retry_waits_out_its_backoff_in_rqs_schedule(register_kind, run_worker, queue):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=3, retry_backoff=30)
-    job = services.create_job(kind="flaky", params={})
+    job = lifecycle.create_job(kind="flaky", params={})
     run_worker()
     job.refresh_from_db()
     assert (job.status, job.attempt) == (JobStatus.PENDING, 2)
     assert job.error == "attempt 1 failed: ConnectionError: upstream down (call 1)"
     registry = ScheduledJobRegistry(queue=queue)
-    assert registry.get_job_ids() == [services.rq_job_id(job)]
-    wait = registry.get_scheduled_time(services.rq_job_id(job)).timestamp() - time.time()
+    assert registry.get_job_ids() == [queue.rq_job_id(job)]
+    wait = registry.get_scheduled_time(queue.rq_job_id(job)).timestamp() - time.time()
     assert 25 < wait <= 30
     assert Job.objects.get(id=job.id).status == JobStatus.PENDING

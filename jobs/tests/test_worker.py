@@ -4,7 +4,7 @@ import threading
 import pytest
 from channels.layers import get_channel_layer
 
-from jobs import events, services
+from jobs import events, lifecycle, queue, runner
 from jobs.kinds import random_text
 from jobs.models import JobStatus
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_real_worker_runs_random_text_to_completed(run_worker):
-    job = services.create_job(kind="random_text", params={"length": 100})
+    job = lifecycle.create_job(kind="random_text", params={"length": 100})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
@@ -25,7 +25,7 @@ def test_real_worker_runs_random_text_to_completed(run_worker):
 
 
 def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failing_kind):
-    job = services.create_job(kind="boom", params={})
+    job = lifecycle.create_job(kind="boom", params={})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
@@ -37,8 +37,8 @@ def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failin
 def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue):
     calls = []
     register_kind("counted", lambda params, progress: calls.append(1) or "done")
-    job = services.create_job(kind="counted", params={})
-    services._queue().enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
+    job = lifecycle.create_job(kind="counted", params={})
+    queue.rq_queue().enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
     assert queue.count == 2
     run_worker()
     job.refresh_from_db()
@@ -47,7 +47,7 @@ def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue
 
 def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running(run_worker, register_kind):
     register_kind("nul", lambda params, progress: "a\x00b")
-    job = services.create_job(kind="nul", params={})
+    job = lifecycle.create_job(kind="nul", params={})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
@@ -55,9 +55,9 @@ def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running
 
 
 def test_a_job_that_is_no_longer_pending_is_not_run(run_worker):
-    job = services.create_job(kind="random_text", params={"length": 5})
-    services.cancel_job(job=job)
-    services.enqueue_job(job)  # a stale queue entry for it, as a lost cancel would leave
+    job = lifecycle.create_job(kind="random_text", params={"length": 5})
+    lifecycle.cancel_job(job=job)
+    queue.enqueue_job(job)  # a stale queue entry for it, as a lost cancel would leave
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
@@ -87,8 +87,8 @@ def _collect(group: str, until_status: str, run) -> list[dict]:
 
 
 def test_long_text_reports_progress_to_watchers(run_worker, monkeypatch):
-    monkeypatch.setattr(services, "PROGRESS_INTERVAL", 0)
-    job = services.create_job(kind="random_text", params={"length": 100_000})
+    monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 0)
+    job = lifecycle.create_job(kind="random_text", params={"length": 100_000})
     messages = _collect(events.job_group(job.id), JobStatus.COMPLETED, run_worker)
     statuses = [m["status"] for m in messages]
     assert statuses[0] == JobStatus.RUNNING and statuses[-1] == JobStatus.COMPLETED

@@ -1,22 +1,27 @@
-"""Fixtures for the webhooks tests: sources made through the services, signers written from
-each provider's documentation (independently of webhooks.schemes), and the ASGI application
-called the way Daphne calls it."""
+"""Fixtures for the webhooks tests: sources made through webhooks.sources, deliveries sent
+to the ASGI application the way Daphne sends them, and a Daphne process. The signers are in
+signing.py, written from each provider's documentation (independently of webhooks.schemes)."""
 
 import asyncio
+import json
 import time
+import uuid
+from dataclasses import dataclass
 
 import pytest
+from django.utils import timezone
 
 from jobs.tests.processes import Processes
-from webhooks import selectors, services
+from webhooks import config, ratelimit, sources
+from webhooks.models import WebhookReceipt
 
 
 @pytest.fixture(autouse=True)
 def fresh_source_cache():
     # Sources live in rows that each test rolls back; the in-process cache must not outlive them.
-    selectors.forget_source_configs()
+    config.forget_source_configs()
     yield
-    selectors.forget_source_configs()
+    config.forget_source_configs()
 
 
 @pytest.fixture
@@ -25,9 +30,7 @@ def rate_window():
     few deliveries are all counted in one window."""
 
     def start() -> None:
-        from webhooks.services import RATE_WINDOW_SECONDS
-
-        left = RATE_WINDOW_SECONDS - time.time() % RATE_WINDOW_SECONDS
+        left = ratelimit.WINDOW_SECONDS - time.time() % ratelimit.WINDOW_SECONDS
         if left < 5:
             time.sleep(left + 0.05)
 
@@ -37,22 +40,67 @@ def rate_window():
 @pytest.fixture
 def make_source(db):
     def make(name="acme", *, scheme="bespin", secrets=("acme-secret",), **settings):
-        source = services.create_source(name=name, scheme=scheme, **settings)
+        source = sources.create_source(name=name, scheme=scheme, **settings)
         for secret in secrets:
-            services.add_secret(source=source, secret=secret)
+            sources.add_secret(source=source, secret=secret)
         return source
 
     return make
 
 
 @pytest.fixture
-def deliver(api):
-    """POST a raw body to /api/webhooks/<source> through Django's test client."""
+def make_receipt(db):
+    """A stored receipt, as a verified delivery leaves one (the deliveries themselves are
+    tested through the ingress)."""
 
-    def post(source: str, body: bytes, headers: dict | None = None):
-        return api.generic("POST", f"/api/webhooks/{source}", body, "application/json", headers=headers or {})
+    def make(source="acme", event="order.paid", delivery_id=None, payload=None, received_at=None, **fields):
+        return WebhookReceipt.objects.create(
+            source=source, event=event, delivery_id=delivery_id or uuid.uuid4().hex,
+            payload={"event": event} if payload is None else payload, headers=fields.pop("headers", {}),
+            received_at=received_at or timezone.now(), **fields,
+        )  # fmt: skip
+
+    return make
+
+
+@dataclass
+class Delivered:
+    """What the server answered a delivery."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    def json(self):
+        return json.loads(self.content)
+
+    def __getitem__(self, header: str) -> str:
+        return self.headers[header.lower()]
+
+
+@pytest.fixture
+def deliver(transactional_db):
+    """POST a raw body to /api/webhooks/<source> through bespin.asgi.application, the entry
+    point Daphne serves. The ingress stores deliveries from a thread of its own, on a database
+    connection of its own: the tests that use this commit (transactional_db)."""
+
+    def post(source: str, body: bytes, headers: dict | None = None, **options) -> Delivered:
+        headers = {"content-type": "application/json", "content-length": len(body), **(headers or {})}
+        status, response_headers, content, _ = asyncio.run(
+            asgi_post(f"/api/webhooks/{source}", [body], headers, **options)
+        )
+        decoded = {name.decode("latin-1"): value.decode("latin-1") for name, value in response_headers.items()}
+        return Delivered(status, decoded, content)
 
     return post
+
+
+def _wire(value: str) -> bytes:
+    # What an HTTP client puts on the wire: latin-1 where it can, UTF-8 bytes otherwise.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()
 
 
 async def asgi_post(path: str, chunks, headers: dict, *, host: str = "localhost", method: str = "POST"):
@@ -60,20 +108,24 @@ async def asgi_post(path: str, chunks, headers: dict, *, host: str = "localhost"
     item of `chunks` (which may be endless). Returns (status, headers, body, messages read)."""
     from bespin.asgi import application
 
+    raw_headers = [(b"host", host.encode())]
+    raw_headers += [(name.lower().encode("latin-1"), _wire(str(value))) for name, value in headers.items()]
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", host.encode())] + [(k.lower().encode(), str(v).encode()) for k, v in headers.items()],
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": raw_headers,
         "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
     }  # fmt: skip
     pending = iter(chunks)
     read = 0
     finished = False
+    answered = asyncio.Event()
 
     async def receive():
         nonlocal read, finished
         if finished:
-            await asyncio.Event().wait()  # after the body, only a disconnect could come
+            # After the body only a disconnect can come: once the answer is out, the client leaves.
+            await answered.wait()
+            return {"type": "http.disconnect"}
         read += 1
         chunk = next(pending, None)
         if chunk is None:
@@ -85,8 +137,10 @@ async def asgi_post(path: str, chunks, headers: dict, *, host: str = "localhost"
 
     async def send(message):
         sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            answered.set()
 
-    await application(scope, receive, send)
+    await asyncio.wait_for(application(scope, receive, send), timeout=30)
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], dict(start["headers"]), body, read

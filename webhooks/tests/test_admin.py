@@ -3,7 +3,7 @@
 import pytest
 
 from jobs.models import Job
-from webhooks import crypto, services
+from webhooks import crypto, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +66,8 @@ def test_trigger_with_bad_params_is_refused(admin_client):
 
 
 def test_retiring_a_secret_in_the_admin_sets_its_expiry(admin_client):
-    source = services.create_source(name="acme")
-    secret = services.add_secret(source=source, secret="to-retire")
+    source = sources.create_source(name="acme")
+    secret = sources.add_secret(source=source, secret="to-retire")
     form = _source_form(**{
         "secrets-TOTAL_FORMS": "1", "secrets-INITIAL_FORMS": "1", "secrets-0-id": str(secret.id),
         "secrets-0-source": str(source.id),
@@ -80,31 +80,29 @@ def test_retiring_a_secret_in_the_admin_sets_its_expiry(admin_client):
     assert not secret.is_active()
 
 
-def test_receipts_are_read_only_and_searchable(admin_client):
-    accepted = services.record_delivery(
-        source="acme", event="order.paid", delivery_id="d-42", payload={"amount": 7}, headers={}
-    )
+def test_receipts_are_read_only_and_searchable(admin_client, make_receipt):
+    receipt = make_receipt(source="acme", event="order.paid", delivery_id="d-42", payload={"amount": 7})
     changelist = admin_client.get("/admin/webhooks/webhookreceipt/?q=d-42")
-    assert changelist.status_code == 200 and str(accepted.receipt_id) in changelist.content.decode()
-    by_id = admin_client.get(f"/admin/webhooks/webhookreceipt/?q={accepted.receipt_id}")
-    assert str(accepted.receipt_id) in by_id.content.decode()
+    assert changelist.status_code == 200 and str(receipt.id) in changelist.content.decode()
+    by_id = admin_client.get(f"/admin/webhooks/webhookreceipt/?q={receipt.id}")
+    assert str(receipt.id) in by_id.content.decode()
     assert admin_client.get("/admin/webhooks/webhookreceipt/?q=nothing-like-it").status_code == 200
-    detail = admin_client.get(f"/admin/webhooks/webhookreceipt/{accepted.receipt_id}/change/")
+    detail = admin_client.get(f"/admin/webhooks/webhookreceipt/{receipt.id}/change/")
     assert detail.status_code == 200 and "&quot;amount&quot;: 7" in detail.content.decode()
     assert admin_client.get("/admin/webhooks/webhookreceipt/add/").status_code == 403
     assert admin_client.post(
-        f"/admin/webhooks/webhookreceipt/{accepted.receipt_id}/change/", {"event": "forged"}
+        f"/admin/webhooks/webhookreceipt/{receipt.id}/change/", {"event": "forged"}
     ).status_code == 403  # fmt: skip
     assert WebhookReceipt.objects.get().event == "order.paid"
 
 
-def test_replay_action_runs_the_triggers_again(admin_client):
-    source = services.create_source(name="acme")
-    services.set_trigger(source=source, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
-    accepted = services.record_delivery(source="acme", event="order.paid", delivery_id="d-1", payload={}, headers={})
+def test_replay_action_runs_the_triggers_again(admin_client, make_receipt):
+    source = sources.create_source(name="acme")
+    sources.set_trigger(source=source, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
+    receipt = make_receipt(source="acme", event="order.paid", delivery_id="d-1", payload={})
     response = admin_client.post(
         "/admin/webhooks/webhookreceipt/",
-        {"action": "replay", "_selected_action": [str(accepted.receipt_id)]},
+        {"action": "replay", "_selected_action": [str(receipt.id)]},
         follow=True,
     )
     assert "1 job(s) started" in response.content.decode()

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from webhooks import crypto, services
+from webhooks import crypto, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.tests.signing import bespin_headers, body_of
 
@@ -88,7 +88,7 @@ def test_trigger_and_untrigger():
      ("retire-secret", "acme", "000000000000")],
 )  # fmt: skip
 def test_mistakes_are_command_errors(args):
-    services.create_source(name="acme")
+    sources.create_source(name="acme")
     with pytest.raises(CommandError):
         _run(*args)
 
@@ -99,14 +99,15 @@ def test_empty_secret_from_stdin_is_refused():
         _run("add-secret", "acme", stdin="\n")
 
 
-def _receipt_aged(days: float) -> None:
-    accepted = services.record_delivery(source="acme", event="e", delivery_id=f"d{days}", payload={}, headers={})
-    WebhookReceipt.objects.filter(id=accepted.receipt_id).update(received_at=timezone.now() - timedelta(days=days))
+def _receipt_aged(make_receipt, days: float) -> None:
+    make_receipt(
+        source="acme", event="e", delivery_id=f"d{days}", payload={}, received_at=timezone.now() - timedelta(days=days)
+    )
 
 
-def test_prune_deletes_only_receipts_older_than_the_duration_in_batches():
+def test_prune_deletes_only_receipts_older_than_the_duration_in_batches(make_receipt):
     for days in (40, 35, 31, 29, 1):
-        _receipt_aged(days)
+        _receipt_aged(make_receipt, days)
     out = io.StringIO()
     call_command("prune_webhooks", "--older-than", "30d", "--batch-size", "2", stdout=out)
     assert "deleted 3" in out.getvalue()
@@ -119,9 +120,9 @@ def test_prune_refuses_a_bad_duration(duration):
         call_command("prune_webhooks", "--older-than", duration)
 
 
-def test_prune_in_hours_and_weeks():
-    _receipt_aged(1 / 24)  # an hour
-    _receipt_aged(20)
+def test_prune_in_hours_and_weeks(make_receipt):
+    _receipt_aged(make_receipt, 1 / 24)  # an hour
+    _receipt_aged(make_receipt, 20)
     call_command("prune_webhooks", "--older-than", "2w", stdout=io.StringIO())
     assert WebhookReceipt.objects.count() == 1
     call_command("prune_webhooks", "--older-than", "6h", stdout=io.StringIO())

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from webhooks import services, views
+from webhooks import sources, views
 from webhooks.tests.signing import bespin_headers, body_of, github_headers
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_a_receipt_shows_its_payload_pretty_printed_and_its_kept_headers(staff_c
 
 def test_a_receipt_links_the_job_its_trigger_started(staff_client, make_source, deliver):
     source = make_source("ci", secrets=["ci-secret"])
-    services.set_trigger(source=source, event_pattern="build.*", job_kind="random_text", params={"length": 3})
+    sources.set_trigger(source=source, event_pattern="build.*", job_kind="random_text", params={"length": 3})
     body = body_of({"event": "build.done"})
     accepted = deliver("ci", body, bespin_headers("ci-secret", body)).json()
     job_url = reverse("job-detail", args=[accepted["job_id"]])

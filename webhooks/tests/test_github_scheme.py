@@ -77,9 +77,9 @@ def test_default_header_with_a_wrong_signature_is_401(deliver):
 
 @override_settings(WEBHOOK_SECRETS={"github": ["env-secret"]})
 def test_environment_only_github_source_takes_the_github_scheme_and_the_default_header(deliver, github):
-    from webhooks import services
+    from webhooks import sources
 
-    services.delete_source(source=github)
+    sources.delete_source(source=github)
     body = body_of({"event": "seed.style"})
     assert deliver("github", body, github_headers("env-secret", body, delivery="d-9")).status_code == 201
     other = body_of({"event": "seed.other"})

@@ -7,24 +7,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from webhooks import services
-from webhooks.models import WebhookReceipt
-
 pytestmark = pytest.mark.django_db
 
 
-def _receipt(source="acme", event="order.paid", delivery_id=None, received_at=None) -> WebhookReceipt:
-    accepted = services.record_delivery(
-        source=source, event=event, delivery_id=delivery_id or uuid.uuid4().hex, payload={"event": event}, headers={}
-    )
-    if received_at:
-        WebhookReceipt.objects.filter(id=accepted.receipt_id).update(received_at=received_at)
-    return WebhookReceipt.objects.get(id=accepted.receipt_id)
-
-
-def test_staff_lists_receipts_newest_first(api, staff):
-    older = _receipt(received_at=timezone.now() - timedelta(hours=1))
-    newer = _receipt()
+def test_staff_lists_receipts_newest_first(api, staff, make_receipt):
+    older = make_receipt(received_at=timezone.now() - timedelta(hours=1))
+    newer = make_receipt()
     api.force_authenticate(staff)
     body = api.get("/api/webhooks").json()
     assert body["count"] == 2
@@ -33,8 +21,8 @@ def test_staff_lists_receipts_newest_first(api, staff):
                                        "received_at", "job_id"}  # fmt: skip
 
 
-def test_staff_reads_one_receipt(api, staff):
-    receipt = _receipt()
+def test_staff_reads_one_receipt(api, staff, make_receipt):
+    receipt = make_receipt()
     api.force_authenticate(staff)
     response = api.get(f"/api/webhooks/{receipt.id}")
     assert response.status_code == 200
@@ -42,8 +30,8 @@ def test_staff_reads_one_receipt(api, staff):
     assert response.json()["links"]["self"].endswith(f"/api/webhooks/{receipt.id}")
 
 
-def test_staff_token_works_without_a_session(api, staff):
-    _receipt()
+def test_staff_token_works_without_a_session(api, staff, make_receipt):
+    make_receipt()
     token = Token.objects.create(user=staff)
     response = api.get("/api/webhooks", headers={"Authorization": f"Token {token.key}"})
     assert response.status_code == 200
@@ -51,8 +39,8 @@ def test_staff_token_works_without_a_session(api, staff):
 
 
 @pytest.mark.parametrize("who", ["owner", "teammate", "stranger"])
-def test_signed_in_users_who_are_not_staff_are_refused(api, who, request):
-    receipt = _receipt()
+def test_signed_in_users_who_are_not_staff_are_refused(api, who, request, make_receipt):
+    receipt = make_receipt()
     api.force_authenticate(request.getfixturevalue(who))
     for path in ("/api/webhooks", f"/api/webhooks/{receipt.id}"):
         response = api.get(path)
@@ -60,8 +48,8 @@ def test_signed_in_users_who_are_not_staff_are_refused(api, who, request):
         assert response.json()["error"] == "webhook receipts are for staff only"
 
 
-def test_anonymous_is_refused(api):
-    receipt = _receipt()
+def test_anonymous_is_refused(api, make_receipt):
+    receipt = make_receipt()
     for path in ("/api/webhooks", f"/api/webhooks/{receipt.id}"):
         response = api.get(path)
         assert response.status_code in (401, 403)
@@ -76,11 +64,11 @@ def test_unknown_or_malformed_id_is_404(api, staff, receipt_id):
     assert "no webhook receipt" in response.json()["error"]
 
 
-def test_filters_by_source_event_verified_and_time_range(api, staff):
+def test_filters_by_source_event_verified_and_time_range(api, staff, make_receipt):
     now = timezone.now()
-    _receipt(source="acme", event="order.paid", received_at=now - timedelta(days=2))
-    _receipt(source="acme", event="order.void", received_at=now - timedelta(hours=2))
-    _receipt(source="github", event="push", received_at=now)
+    make_receipt(source="acme", event="order.paid", received_at=now - timedelta(days=2))
+    make_receipt(source="acme", event="order.void", received_at=now - timedelta(hours=2))
+    make_receipt(source="github", event="push", received_at=now)
     api.force_authenticate(staff)
 
     def count(query: str) -> int:
@@ -107,17 +95,17 @@ def test_bad_filter_or_page_is_a_4xx_with_reason(api, staff, query):
     assert response.json()["error"]
 
 
-def test_listing_is_paginated(api, staff):
+def test_listing_is_paginated(api, staff, make_receipt):
     for _ in range(25):
-        _receipt()
+        make_receipt()
     api.force_authenticate(staff)
     body = api.get("/api/webhooks").json()
     assert (body["count"], len(body["results"])) == (25, 20)
     assert api.get("/api/webhooks?page=2").json()["results"].__len__() == 5
 
 
-def test_browsable_api_renders_the_list_for_staff(client, staff):
-    _receipt()
+def test_browsable_api_renders_the_list_for_staff(client, staff, make_receipt):
+    make_receipt()
     client.force_login(staff)
     response = client.get("/api/webhooks", HTTP_ACCEPT="text/html")
     assert response.status_code == 200

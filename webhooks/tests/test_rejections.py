@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from webhooks import selectors, services
+from webhooks import ingestion, selectors, sources
 from webhooks.models import WebhookReceipt
 from webhooks.tests.signing import bespin_headers, body_of, hex_hmac
 
@@ -57,7 +57,7 @@ def test_unknown_source_is_not_kept_under_its_made_up_name(deliver):
 
 
 def test_over_the_rate_is_429_with_retry_after(deliver, acme, rate_window):
-    services.update_source(source=acme, rate_per_minute=3)
+    sources.update_source(source=acme, rate_per_minute=3)
     rate_window()
     answers = []
     for number in range(5):
@@ -71,7 +71,7 @@ def test_over_the_rate_is_429_with_retry_after(deliver, acme, rate_window):
 
 
 def test_rate_is_counted_per_source(deliver, acme, make_source):
-    services.update_source(source=acme, rate_per_minute=1)
+    sources.update_source(source=acme, rate_per_minute=1)
     make_source("other", secrets=[SECRET], rate_per_minute=1)
     for source in ("acme", "other"):
         body = body_of({"event": source})
@@ -79,7 +79,7 @@ def test_rate_is_counted_per_source(deliver, acme, make_source):
 
 
 def test_rate_of_zero_means_no_limit(deliver, acme):
-    services.update_source(source=acme, rate_per_minute=0)
+    sources.update_source(source=acme, rate_per_minute=0)
     for number in range(5):
         body = body_of({"n": number})
         assert deliver("acme", body, bespin_headers(SECRET, body)).status_code == 201
@@ -105,14 +105,14 @@ def test_malformed_headers_of_any_kind_never_give_a_500(deliver):
 
 
 def test_batch_spends_the_rate_in_arrival_order(acme, make_source, rate_window):
-    services.update_source(source=acme, rate_per_minute=3)
+    sources.update_source(source=acme, rate_per_minute=3)
     make_source("other", secrets=[SECRET], rate_per_minute=0)
     requests = []
     for number, source in enumerate(["acme", "other", "acme", "acme", "acme", "other", "acme"]):
         body = body_of({"event": "e", "n": number})
         requests.append({"source_name": source, "headers": bespin_headers(SECRET, body), "body": body})
     rate_window()
-    outcomes = services.verify_deliveries(requests=requests)
+    outcomes = ingestion.verify_deliveries(requests=requests)
     limited = [getattr(outcome, "reason", None) == "rate_limited" for outcome in outcomes]
     assert limited == [False, False, False, False, True, False, True]
     assert selectors.rejection_counts("acme") == {"rate_limited": 2}

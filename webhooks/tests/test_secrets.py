@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from webhooks import crypto, services
+from webhooks import crypto, sources
 from webhooks.models import WebhookSecret
 from webhooks.tests.signing import bespin_headers, body_of
 
@@ -29,20 +29,20 @@ def test_every_active_secret_verifies_during_a_rotation(make_source, deliver):
 
 def test_retired_secret_stops_verifying_and_the_new_one_goes_on(make_source, deliver):
     source = make_source("acme", secrets=["old-secret", "new-secret"])
-    services.retire_secret(secret=source.secrets.get(fingerprint=crypto.fingerprint("old-secret")))
+    sources.retire_secret(secret=source.secrets.get(fingerprint=crypto.fingerprint("old-secret")))
     assert _post(deliver, "old-secret").status_code == 401
     assert _post(deliver, "new-secret").status_code == 201
 
 
 def test_secret_retired_with_a_grace_period_verifies_until_then(make_source, deliver):
     source = make_source("acme", secrets=["old-secret"])
-    services.retire_secret(secret=source.secrets.get(), after=timedelta(hours=24))
+    sources.retire_secret(secret=source.secrets.get(), after=timedelta(hours=24))
     assert _post(deliver, "old-secret").status_code == 201
 
 
 def test_expired_secret_does_not_verify(make_source, deliver):
     source = make_source("acme", secrets=[])
-    services.add_secret(source=source, secret="short-lived", expires_at=timezone.now() - timedelta(seconds=1))
+    sources.add_secret(source=source, secret="short-lived", expires_at=timezone.now() - timedelta(seconds=1))
     response = _post(deliver, "short-lived")
     assert response.status_code == 401
     assert "no active secret" in response.json()["error"]

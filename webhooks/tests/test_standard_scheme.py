@@ -88,7 +88,7 @@ def test_malformed_headers_are_401(deliver, changes):
 def test_secret_that_is_not_base64_is_refused_when_added(svix):
     from rest_framework.exceptions import ValidationError
 
-    from webhooks import services
+    from webhooks import sources
 
     with pytest.raises(ValidationError):
-        services.add_secret(source=svix, secret="whsec_not base64!")
+        sources.add_secret(source=svix, secret="whsec_not base64!")

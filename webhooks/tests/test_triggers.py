@@ -5,7 +5,8 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from jobs.models import Job, JobStatus
-from webhooks import services
+from webhooks import ingestion, ingress, sources
+from webhooks.headers import Headers
 from webhooks.models import WebhookReceipt
 from webhooks.tests.signing import bespin_headers, body_of, github_headers
 
@@ -26,7 +27,7 @@ def _send(deliver, event: str, source="acme", **payload):
 
 @pytest.mark.django_db(transaction=True)
 def test_matching_delivery_starts_the_job_and_a_worker_runs_it(acme, deliver, run_worker):
-    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 3})
+    sources.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 3})
     response = _send(deliver, "order.paid")
     assert response.status_code == 201
     job = Job.objects.get(id=response.json()["job_id"])
@@ -38,16 +39,21 @@ def test_matching_delivery_starts_the_job_and_a_worker_runs_it(acme, deliver, ru
     assert len(job.result.split(" ")) == 3
 
 
-def test_job_is_enqueued_once_the_receipt_is_committed(acme, deliver, queue, django_capture_on_commit_callbacks):
-    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        job_id = _send(deliver, "order.paid").json()["job_id"]
-    assert callbacks, "the enqueue waits for the commit"
-    assert any(job_id in queued for queued in queue.job_ids)
+def test_job_is_enqueued_once_the_receipt_is_committed(acme, queue, django_capture_on_commit_callbacks):
+    # What the ingress's thread runs, here inside this test's transaction, which never commits.
+    sources.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
+    body = body_of({"event": "order.paid"})
+    request = {"source_name": "acme", "headers": Headers(bespin_headers(SECRET, body).items()), "body": body}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        [answer] = ingress.answer_deliveries([request])
+    assert answer.status == 201 and not queue.job_ids, "nothing is enqueued before the commit"
+    for callback in callbacks:
+        callback()
+    assert any(answer.data["job_id"] in queued for queued in queue.job_ids)
 
 
 def test_delivery_matching_no_trigger_starts_nothing(acme, deliver):
-    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
+    sources.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
     response = _send(deliver, "order.void")
     assert response.json()["job_id"] is None
     assert not Job.objects.exists()
@@ -58,27 +64,27 @@ def test_delivery_matching_no_trigger_starts_nothing(acme, deliver):
     [("order.paid", "random_text"), ("order.void", "sleep"), ("refund", None), ("order.", "sleep"), ("order", None)],
 )
 def test_the_most_specific_wildcard_pattern_wins(acme, deliver, event, kind):
-    services.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
-    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 1})
+    sources.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
+    sources.set_trigger(source=acme, event_pattern="order.paid", job_kind="random_text", params={"length": 1})
     job_id = _send(deliver, event).json()["job_id"]
     assert (Job.objects.get(id=job_id).type if job_id else None) == kind
 
 
 def test_star_alone_matches_every_event(acme, deliver):
-    services.set_trigger(source=acme, event_pattern="*", job_kind="sleep", params={"seconds": 0})
+    sources.set_trigger(source=acme, event_pattern="*", job_kind="sleep", params={"seconds": 0})
     assert _send(deliver, "anything.at.all").json()["job_id"] is not None
 
 
 def test_github_push_starts_a_job(make_source, deliver):
     source = make_source("github", scheme="github", secrets=[SECRET])
-    services.set_trigger(source=source, event_pattern="push", job_kind="random_text", params={"length": 2})
+    sources.set_trigger(source=source, event_pattern="push", job_kind="random_text", params={"length": 2})
     body = body_of({"ref": "refs/heads/main"})
     response = deliver("github", body, github_headers(SECRET, body, event="push"))
     assert Job.objects.get(id=response.json()["job_id"]).type == "random_text"
 
 
 def test_redelivery_starts_no_second_job(acme, deliver):
-    services.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
+    sources.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0})
     first = _send(deliver, "order.paid")
     again = _send(deliver, "order.paid")
     assert again.json()["job_id"] == first.json()["job_id"]
@@ -86,9 +92,7 @@ def test_redelivery_starts_no_second_job(acme, deliver):
 
 
 def test_disabled_trigger_starts_nothing(acme, deliver):
-    services.set_trigger(
-        source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0}, enabled=False
-    )
+    sources.set_trigger(source=acme, event_pattern="order.paid", job_kind="sleep", params={"seconds": 0}, enabled=False)
     assert _send(deliver, "order.paid").json()["job_id"] is None
 
 
@@ -97,11 +101,11 @@ def test_disabled_trigger_starts_nothing(acme, deliver):
 )
 def test_trigger_with_bad_kind_or_params_is_refused_when_set(acme, kind, params):
     with pytest.raises(ValidationError):
-        services.set_trigger(source=acme, event_pattern="x", job_kind=kind, params=params)
+        sources.set_trigger(source=acme, event_pattern="x", job_kind=kind, params=params)
 
 
 def test_trigger_that_became_invalid_keeps_the_receipt_and_starts_nothing(acme, deliver, settings):
-    services.set_trigger(source=acme, event_pattern="big", job_kind="random_text", params={"length": 50})
+    sources.set_trigger(source=acme, event_pattern="big", job_kind="random_text", params={"length": 50})
     settings.RANDOM_TEXT_MAX_WORDS = 10  # the kind's limit changed after the trigger was saved
     response = _send(deliver, "big")
     assert response.status_code == 201
@@ -113,10 +117,10 @@ def test_trigger_that_became_invalid_keeps_the_receipt_and_starts_nothing(acme, 
 def test_replay_runs_the_triggers_again_with_a_new_job(acme, deliver):
     response = _send(deliver, "order.paid")
     receipt = WebhookReceipt.objects.get(id=response.json()["id"])
-    assert services.replay_receipt(receipt=receipt) is None  # no trigger yet
-    services.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
-    job = services.replay_receipt(receipt=receipt)
-    again = services.replay_receipt(receipt=receipt)
+    assert ingestion.replay_receipt(receipt=receipt) is None  # no trigger yet
+    sources.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
+    job = ingestion.replay_receipt(receipt=receipt)
+    again = ingestion.replay_receipt(receipt=receipt)
     assert job is not None and again is not None and job.id != again.id
     receipt.refresh_from_db()
     assert receipt.job == again

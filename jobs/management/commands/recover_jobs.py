@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from jobs import services
+from jobs import recovery
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        report = services.recover_jobs()
+        report = recovery.recover_jobs()
         self.stdout.write(
             f"lost jobs re-queued: {len(report.requeued_lost)}, lost jobs failed: {len(report.failed_lost)}, "
             f"pending jobs enqueued again: {len(report.reenqueued)}"

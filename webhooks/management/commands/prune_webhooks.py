@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from webhooks import services
+from webhooks import retention
 from webhooks.management.durations import parse_duration
 
 
@@ -14,5 +14,5 @@ class Command(BaseCommand):
     def handle(self, *args, older_than, batch_size, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
-        deleted = services.prune_receipts(older_than=older_than, batch_size=batch_size)
+        deleted = retention.prune_receipts(older_than=older_than, batch_size=batch_size)
         self.stdout.write(f"deleted {deleted} webhook receipt(s) older than {older_than}")

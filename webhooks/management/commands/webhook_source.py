@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from rest_framework import serializers
 
-from webhooks import selectors, services
+from webhooks import config, selectors, sources
 from webhooks.management.durations import parse_duration
 from webhooks.models import SchemeName, WebhookSource, WebhookTrigger
 
@@ -90,13 +90,13 @@ class Command(BaseCommand):
             self.stdout.write("no webhook sources")
         rows = {source.name: source for source in WebhookSource.objects.prefetch_related("secrets", "triggers")}
         for name in names:
-            config = selectors.load_source_config(name)
+            source = config.load_source_config(name)
             row = rows.get(name)
-            state = "enabled" if config.enabled else "disabled"
-            rate = config.rate_per_minute or "unlimited"
+            state = "enabled" if source.enabled else "disabled"
+            rate = source.rate_per_minute or "unlimited"
             self.stdout.write(
-                f"{name}  scheme={config.scheme.name} {state} origin={config.origin} "
-                f"rate={rate}/min tolerance={config.tolerance_seconds}s"
+                f"{name}  scheme={source.scheme.name} {state} origin={source.origin} "
+                f"rate={rate}/min tolerance={source.tolerance_seconds}s"
             )
             for secret in row.secrets.all() if row else ():
                 until = f" until {secret.expires_at:%Y-%m-%d %H:%M}" if secret.expires_at else ""
@@ -118,25 +118,25 @@ class Command(BaseCommand):
         return changes
 
     def do_create(self, *, name, **options):
-        source = services.create_source(name=name, **self._changes(**options))
+        source = sources.create_source(name=name, **self._changes(**options))
         self.stdout.write(f"created source {source.name} (scheme {source.scheme}); add a secret with add-secret")
 
     def do_update(self, *, name, **options):
-        services.update_source(source=self._source(name), **self._changes(**options))
+        sources.update_source(source=self._source(name), **self._changes(**options))
         self.stdout.write(f"updated source {name}")
 
     def do_delete(self, *, name, **options):
-        services.delete_source(source=self._source(name))
+        sources.delete_source(source=self._source(name))
         self.stdout.write(f"deleted source {name}; its receipts stay")
 
     def do_add_secret(self, *, name, generate, expires_in, **options):
         source = self._source(name)
         if generate:
-            secret = services.generate_secret(scheme=source.scheme)
+            secret = sources.generate_secret(scheme=source.scheme)
         else:
             secret = sys.stdin.readline().strip()
         expires_at = timezone.now() + expires_in if expires_in else None
-        stored = services.add_secret(source=source, secret=secret, expires_at=expires_at)
+        stored = sources.add_secret(source=source, secret=secret, expires_at=expires_at)
         if generate:
             self.stdout.write(f"secret (shown once, give it to the sender): {secret}")
         self.stdout.write(f"added secret {stored.fingerprint} to {name}")
@@ -146,11 +146,11 @@ class Command(BaseCommand):
         secret = source.secrets.filter(fingerprint=fingerprint).first()
         if secret is None:
             raise CommandError(f"{name} has no secret {fingerprint!r} (webhook_source list)")
-        services.retire_secret(secret=secret, **({"after": after} if after else {}))
+        sources.retire_secret(secret=secret, **({"after": after} if after else {}))
         self.stdout.write(f"secret {fingerprint} of {name} verifies until {secret.expires_at:%Y-%m-%d %H:%M:%S} UTC")
 
     def do_trigger(self, *, name, event_pattern, job_kind, params, disabled, **options):
-        trigger = services.set_trigger(
+        trigger = sources.set_trigger(
             source=self._source(name),
             event_pattern=event_pattern,
             job_kind=job_kind,
@@ -163,5 +163,5 @@ class Command(BaseCommand):
         trigger = WebhookTrigger.objects.filter(source=self._source(name), event_pattern=event_pattern).first()
         if trigger is None:
             raise CommandError(f"{name} has no trigger for {event_pattern!r}")
-        services.delete_trigger(trigger=trigger)
+        sources.delete_trigger(trigger=trigger)
         self.stdout.write(f"{name}: removed the trigger for {event_pattern}")

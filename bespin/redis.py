@@ -1,0 +1,31 @@
+"""Bespin's Redis clients: one per purpose, each made once per process.
+
+redis-py's pool notices a fork and starts afresh in the child, so a client made here is safe
+in RQ's scheduler process too. The channel layer and Django's cache keep their own clients,
+configured in settings.
+"""
+
+from functools import cache
+
+import redis
+from django.conf import settings
+
+
+@cache
+def _client(url: str, purpose: str) -> redis.Redis:
+    if purpose == "queue":
+        # RQ's queue, the workers' heartbeats and the recovery sweep: plain timeouts, as RQ's own.
+        return redis.Redis.from_url(url)
+    # Counters and limits on a request's path: a slow Redis must not hold the request, which
+    # goes on without them (each caller says what it does then).
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
+def queue_client() -> redis.Redis:
+    """The connection of the RQ queue, the worker heartbeats and recovery."""
+    return _client(settings.REDIS_URL, "queue")
+
+
+def counters_client() -> redis.Redis:
+    """Short-timeout client for counters, rate limits and rejection logs."""
+    return _client(settings.REDIS_URL, "counters")

@@ -1,0 +1,124 @@
+"""The dashboard's forms: the jobs list's filters, and the form that starts a job of each
+kind, built from the kind's parameter serializer so that a new kind gets its form (bounds
+included) without a template change."""
+
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+from rest_framework.fields import empty
+
+from bespin.errors import flat_messages
+from jobs import kinds
+from jobs.models import JobStatus
+
+
+class JobFilters(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *JobStatus.choices])
+    # A callable, so that a kind registered after start-up is a choice too.
+    type = forms.ChoiceField(required=False, choices=lambda: [("", "Any type"), *((n, n) for n in kinds.KINDS)])
+    q = forms.CharField(
+        required=False,
+        max_length=36,
+        label="Job id contains",
+        validators=[
+            RegexValidator(r"^[0-9a-fA-F-]*$", "A job id has only the digits 0-9, the letters a-f and dashes.")
+        ],
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "e.g. 3f2a"}),
+    )
+
+
+@dataclass
+class ParamInput:
+    """One input of a kind's form, described from its serializer field."""
+
+    name: str
+    id: str
+    label: str
+    hint: str
+    type: str  # number, text, checkbox or select
+    value: object = ""
+    required: bool = False
+    min: object = None
+    max: object = None
+    step: str | None = None
+    choices: list = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class KindForm:
+    kind: str
+    description: list[tuple[str, bool]]  # (text, is code): a kind writes `name` for code
+    inputs: list[ParamInput]
+    error: str = ""
+
+
+def _param_input(kind: str, name: str, serializer_field: serializers.Field) -> ParamInput:
+    param = ParamInput(
+        name=name,
+        id=f"{kind}-{name}",
+        label=serializer_field.label or name,
+        hint=serializer_field.help_text or "",
+        type="text",
+        required=serializer_field.required,
+        value="" if serializer_field.default is empty else serializer_field.default,
+    )
+    if isinstance(serializer_field, serializers.BooleanField):
+        param.type = "checkbox"
+    elif isinstance(serializer_field, serializers.ChoiceField):
+        param.type = "select"
+        param.choices = list(serializer_field.choices.items())
+    elif isinstance(serializer_field, serializers.IntegerField | serializers.FloatField | serializers.DecimalField):
+        param.type = "number"
+        param.step = "1" if isinstance(serializer_field, serializers.IntegerField) else "any"
+        param.min = serializer_field.min_value
+        param.max = serializer_field.max_value
+        bounds = [
+            f"at least {param.min}" if param.min is not None else "",
+            f"at most {param.max:,}" if param.max else "",
+        ]
+        param.hint = "; ".join(part for part in [param.hint, " and ".join(b for b in bounds if b)] if part)
+    return param
+
+
+def kind_form(job_kind: kinds.JobKind, *, values=None, errors=None, error: str = "") -> KindForm:
+    """The form that starts a job of `job_kind`, one input per field of its serializer, so
+    that a new kind gets its form without a template change."""
+    inputs = []
+    for name, serializer_field in job_kind.params_serializer().fields.items():
+        if serializer_field.read_only:
+            continue
+        param = _param_input(job_kind.name, name, serializer_field)
+        if values is not None:
+            param.value = (name in values) if param.type == "checkbox" else values.get(name, "")
+        param.error = (errors or {}).get(name, "")
+        inputs.append(param)
+    parts = job_kind.description.split("`")
+    description = [(text, i % 2 == 1) for i, text in enumerate(parts) if text]
+    return KindForm(kind=job_kind.name, description=description, inputs=inputs, error=error)
+
+
+def params_from(job_kind: kinds.JobKind, data) -> dict:
+    """The kind's parameters from a submitted form: a blank input is left out, so the
+    serializer applies its default or says the field is required."""
+    params = {}
+    for name, serializer_field in job_kind.params_serializer().fields.items():
+        if isinstance(serializer_field, serializers.BooleanField):
+            params[name] = name in data
+        elif data.get(name, "").strip():
+            params[name] = data[name].strip()
+    return params
+
+
+def split_errors(error: serializers.ValidationError) -> tuple[dict[str, str], str]:
+    """Per-field messages and the rest, from create_job's `{"params": {…}}` or `{"type": […]}`."""
+    fields: dict[str, list[str]] = {}
+    general: list[str] = []
+    for path, message in flat_messages(error.detail):
+        if len(path) >= 2 and path[0] == "params" and path[1] != "non_field_errors":
+            fields.setdefault(path[1], []).append(message)
+        else:
+            general.append(message)
+    return {name: " ".join(messages) for name, messages in fields.items()}, " ".join(general)

@@ -1,0 +1,114 @@
+"""The recovery sweep: find jobs that a dead worker held and pending jobs that Redis lost,
+and set them going again. Workers run it every few seconds (one at a time); it is also
+`manage.py recover_jobs`. Safe anywhere and on many machines at once: every change is a
+conditional UPDATE through jobs.lifecycle."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rq.job import Job as RQJob
+
+from bespin.redis import queue_client
+from jobs import heartbeats, kinds, lifecycle, queue
+from jobs.models import Job, JobStatus
+
+log = logging.getLogger("bespin.jobs")
+
+# Set once when missing: its age tells how long Redis has held Bespin's keys (heartbeats
+# included), whether it restarted empty or was flushed.
+EPOCH_KEY = "bespin:epoch"
+SWEEP_LOCK_KEY = "bespin:recovery:lock"
+# A job lost with its worker this many times is failed even when its kind is safe to re-run:
+# it is probably what kills the worker.
+MAX_LOST = 3
+LOST_ERROR = "worker lost: the process running this job stopped (killed, crashed or its machine lost)"
+# Pending jobs checked against Redis per sweep, oldest first. A backlog of thousands is
+# covered over several sweeps instead of loading and fetching all of it every 2 seconds.
+SWEEP_BATCH = 500
+
+
+@dataclass
+class Recovery:
+    requeued_lost: list = field(default_factory=list)
+    failed_lost: list = field(default_factory=list)
+    reenqueued: list = field(default_factory=list)
+
+
+def recover_jobs() -> Recovery:
+    """Re-queue or fail running jobs whose worker is gone, and enqueue again pending jobs
+    that Redis does not hold."""
+    report = Recovery()
+    connection = queue_client()
+    _recover_lost_runs(connection, report)
+    _reenqueue_missing(connection, report)
+    heartbeats.prune()
+    for name, jobs in (("requeued_lost", report.requeued_lost), ("failed_lost", report.failed_lost),
+                       ("reenqueued", report.reenqueued)):  # fmt: skip
+        if jobs:
+            log.warning("recovery %s=%d jobs=%s", name, len(jobs), ",".join(str(j.id) for j in jobs))
+    return report
+
+
+def _heartbeats_trustworthy(connection) -> bool:
+    """False while Redis may have lost the heartbeats of live workers: restarted empty or
+    flushed less than two heartbeat lifetimes ago. Live workers write theirs again meanwhile."""
+    now = time.time()
+    connection.set(EPOCH_KEY, now, nx=True)
+    return now - float(connection.get(EPOCH_KEY) or now) >= 2 * heartbeats.TTL
+
+
+def _recover_lost_runs(connection, report: Recovery) -> None:
+    if not _heartbeats_trustworthy(connection):
+        return
+    running = list(Job.objects.filter(status=JobStatus.RUNNING))
+    if not running:
+        return
+    beats = heartbeats.running(sorted({job.worker_name for job in running if job.worker_name}))
+    grace = timezone.now() - timedelta(seconds=heartbeats.TTL)
+    for job in running:
+        if job.started_at and job.started_at > grace:
+            continue
+        # Lost: its worker is dead, or alive but running something else (the run ended
+        # without its final write reaching PostgreSQL).
+        if beats.get(job.worker_name) == queue.rq_job_id(job):
+            continue
+        job_kind = kinds.get_kind(job.type)
+        if job_kind and job_kind.rerun_safe and job.lost_count + 1 < MAX_LOST:
+            if lifecycle.requeue_job(job=job, error=LOST_ERROR + "; running it again", lost=True):
+                report.requeued_lost.append(job)
+        elif lifecycle.fail_job(job=job, error=LOST_ERROR, lost=True):
+            report.failed_lost.append(job)
+
+
+def _reenqueue_missing(connection, report: Recovery) -> None:
+    # A younger pending job may still be on its way to Redis (enqueue runs after commit).
+    grace = timedelta(seconds=settings.ENQUEUE_GRACE_SECONDS)
+    pending = list(
+        Job.objects.filter(status=JobStatus.PENDING, created_at__lt=timezone.now() - grace)
+        .order_by("created_at")
+        .only("id", "type", "attempt", "created_at")[:SWEEP_BATCH]
+    )
+    if not pending:
+        return
+    rq_queue = queue.rq_queue()
+    pipeline = connection.pipeline(transaction=False)
+    for job in pending:
+        pipeline.hmget(RQJob.key_for(queue.rq_job_id(job)), ["status", "worker_name"])
+        pipeline.lpos(rq_queue.key, queue.rq_job_id(job))
+    answers = pipeline.execute()
+    answered = list(zip(answers[0::2], answers[1::2], strict=True))
+    taken = sorted({worker.decode() for (status, worker), _ in answered if status == b"started" and worker})
+    alive = heartbeats.running(taken)
+    for job, ((status, worker_name), position) in zip(pending, answered, strict=True):
+        if status == b"queued" and position is not None:
+            continue  # waiting its turn
+        if status in (b"scheduled", b"deferred"):
+            continue  # RQ's scheduler holds it
+        if status == b"started" and worker_name and alive.get(worker_name.decode()) is not None:
+            continue  # a live worker took it and is about to start it
+        queue.enqueue_job(job)
+        report.reenqueued.append(job)
