@@ -126,6 +126,13 @@ def render(results: dict, machine: dict, *, quick: bool) -> str:
                 f"{uv_create['rate']:.0f}/s (p50 {_ms(uv_create['p50_ms'])}, {uv_create['created']} jobs)",
             ),
         ]
+    unbatched = results.get("webhooks_unbatched", {})
+    if unbatched.get("available"):
+        extra.append((
+            "Webhook ingestion with each delivery stored on its own (`BESPIN_WEBHOOK_MAX_BATCH=1`)",
+            f"{unbatched['rate']:.0f}/s ({unbatched['accepted']}/{unbatched['requests']} 2xx, p50 "
+            f"{_ms(unbatched['p50_ms'])}); batched as shipped: {hooks['rate']:.0f}/s (p50 {_ms(hooks['p50_ms'])})",
+        ))  # fmt: skip
     extra += [
         ("Job creation while the throughput run's 2 workers run (Daphne)", f"{thr['submit_rate']:.0f}/s"),
         ("Raw RQ enqueue while its 2 workers run", f"{raw_thr['submit_rate']:.0f}/s"),

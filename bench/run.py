@@ -54,6 +54,7 @@ QUICK = {
     "time_limit": 20.0,
 }
 OUT = ROOT / "bench" / "out"
+UNBATCHED = "daphne-unbatched"
 
 
 def step(message: str) -> None:
@@ -118,6 +119,10 @@ def measure_all(stack: Stack, config: dict) -> dict:
     step(f"webhooks: {hooks} signed deliveries (or {load:g} s) from {senders} senders")
     results["webhooks"] = run_async(
         measure.webhook_rate(stack, daphne, requests=hooks, senders=senders, time_limit=load)
+    )
+    step("webhooks: the same, to a Daphne storing each delivery on its own (BESPIN_WEBHOOK_MAX_BATCH=1)")
+    results["webhooks_unbatched"] = run_async(
+        measure.webhook_rate(stack, stack.ports[UNBATCHED], requests=hooks, senders=senders, time_limit=load)
     )
 
     sockets = config["sockets"]
@@ -201,6 +206,8 @@ def main() -> int:
         stack.prepare_storage()
         machine.update(report.service_versions(stack))
         stack.start_daphne()
+        # The same server storing each delivery on its own: what the ingress's batching is worth.
+        stack.start_daphne(UNBATCHED, BESPIN_WEBHOOK_MAX_BATCH="1")
         if config["uvicorn_latency_samples"]:
             stack.start_uvicorn()
         stack.start_bespin_workers(config["workers"])

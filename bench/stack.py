@@ -133,9 +133,9 @@ class Stack:
         self.processes[name] = process
         return process
 
-    def start_daphne(self, name: str = "daphne") -> int:
+    def start_daphne(self, name: str = "daphne", **env) -> int:
         port = self.ports[name] = free_port()
-        self.start(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"])
+        self.start(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"], **env)
         return port
 
     def start_uvicorn(self, name: str = "uvicorn") -> int:

@@ -12,9 +12,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from bespin.bodylimit import guard_daphne  # noqa: E402
 from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
-from webhooks.ingress import WebhookIngress  # noqa: E402
+from webhooks.ingress import WebhookIngress, count_too_large  # noqa: E402
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -24,6 +25,9 @@ class BrowserOriginValidator(OriginValidator):
     def valid_origin(self, parsed_origin):
         return parsed_origin is None or super().valid_origin(parsed_origin)
 
+
+# Under Daphne, request bodies are bounded before Twisted buffers them (bespin/bodylimit.py).
+guard_daphne(on_refused=count_too_large)
 
 application = ProtocolTypeRouter(
     {

@@ -193,6 +193,10 @@ SPECTACULAR_SETTINGS = {
 # Prometheus metrics at /metrics; off unless turned on (they reveal job and webhook volumes).
 METRICS_ENABLED = env_bool("BESPIN_METRICS", False)
 
+# The largest request body, webhooks aside (bespin/bodylimit.py): 413 past it.
+MAX_BODY_BYTES = env_int("BESPIN_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+
 # Job kinds
 RANDOM_TEXT_MAX_WORDS = env_int("BESPIN_RANDOM_TEXT_MAX_WORDS", 100_000, minimum=1)
 SLEEP_MAX_SECONDS = env_int("BESPIN_SLEEP_MAX_SECONDS", 3600, minimum=1)

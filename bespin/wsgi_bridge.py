@@ -11,14 +11,20 @@ written back on the loop. WebSockets stay with Channels, fully async.
 asgiref's WsgiToAsgi does the same but runs every request in one shared thread, one at a
 time, and never closes the response (so Django's request_finished, which returns database
 connections to the pool, would not fire).
+
+The body is read no further than its limit (bespin.bodylimit): past it the answer is 413
+and Django never runs.
 """
 
 import asyncio
-from tempfile import SpooledTemporaryFile
+import io
 
 from asgiref.wsgi import WsgiToAsgiInstance
 
-BAD_REQUEST = (400, [(b"content-type", b"application/json")], [b'{"error": "bad request"}'])
+from bespin import bodylimit
+
+JSON = (b"content-type", b"application/json")
+BAD_REQUEST = (400, [JSON], [b'{"error": "bad request"}'])
 
 
 class ThreadedWsgi:
@@ -28,16 +34,17 @@ class ThreadedWsgi:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             return  # nothing to start or stop
-        with SpooledTemporaryFile(max_size=65536) as body:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                body.write(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
-            body.seek(0)
-            status, headers, chunks = await asyncio.get_running_loop().run_in_executor(None, self.run, scope, body)
+        try:
+            body = await bodylimit.read_body(scope, receive)
+        except bodylimit.Disconnected:
+            return
+        except bodylimit.TooLarge:
+            status, headers, chunks = 413, [JSON, (b"connection", b"close")], [bodylimit.too_large_body(scope["path"])]
+        else:
+            run = self.run
+            status, headers, chunks = await asyncio.get_running_loop().run_in_executor(
+                None, run, scope, io.BytesIO(body)
+            )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"".join(chunks)})
 

@@ -4,6 +4,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from bespin.ids import parse_uuid
 from jobs import events, selectors
 
 # Close codes, in the 4000–4999 range that RFC 6455 leaves to applications.
@@ -61,7 +62,7 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
     async def connect_job(self, raw_id: str) -> None:
         if not raw_id:
             return await self.refuse(CLOSE_BAD_REQUEST, "job_id is required: /api/ws/jobs?job_id=ID")
-        job_id = selectors.parse_job_id(raw_id)
+        job_id = parse_uuid(raw_id)
         if job_id is None:
             return await self.refuse(CLOSE_BAD_REQUEST, f"malformed job_id {raw_id[:64]!r}")
         # Join before reading the row: a change made in between then arrives as a message,

@@ -76,7 +76,7 @@ class Job(models.Model):
         return (self.attempt, STATUS_RANK[self.status], self.progress)
 
     def status_message(self) -> dict:
-        """The WebSocket message for this job's current state (DESIGN.md, Contracts)."""
+        """The WebSocket message for this job's current state."""
         return {
             "type": "job_status",
             "job_id": str(self.id),
@@ -101,3 +101,75 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.key}"
+
+
+# Counts that stay cheap however many jobs the table holds. PostgreSQL triggers (migration
+# 0004) append a delta row for every change that moves a count; the workers' periodic
+# maintenance folds the deltas into the totals (jobs.tallies). A reader adds the totals and
+# the few deltas not folded in yet. Appending instead of updating one hot row per count keeps
+# concurrent writers from queueing on its lock. Nothing else writes these tables.
+
+# Run-time buckets of the duration histogram, in seconds (Prometheus `le` bounds). The
+# triggers' jobs_duration_bucket() holds the same list: change both in one migration.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+# owner_id of a count of the jobs nobody owns, and of the count of every job.
+NO_OWNER = 0
+EVERYONE = -1
+
+
+class JobCount(models.Model):
+    """How many jobs of an owner (NO_OWNER, or EVERYONE for all) and kind are in a status."""
+
+    owner_id = models.IntegerField()
+    kind = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner_id", "kind", "status"], name="job_count_key")]
+
+    def __str__(self) -> str:
+        return f"owner {self.owner_id}: {self.n} {self.kind} {self.status}"
+
+
+class JobCountDelta(models.Model):
+    owner_id = models.IntegerField()
+    kind = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_id"], name="job_count_delta_owner_idx")]
+
+    def __str__(self) -> str:
+        return f"owner {self.owner_id}: {self.n:+} {self.kind} {self.status}"
+
+
+class JobTally(models.Model):
+    """Events that only ever add up, for metrics: jobs created (`event` "created", `bucket`
+    -1) and attempts that ended (`event` the final status, `bucket` the index of the first
+    DURATION_BUCKETS bound its run time fits under, len(DURATION_BUCKETS) past the last, -1
+    when it never ran; `seconds` the run times added up). Pruning jobs leaves them alone."""
+
+    kind = models.CharField(max_length=64)
+    event = models.CharField(max_length=16)
+    bucket = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "event", "bucket"], name="job_tally_key")]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.kind} {self.event} (bucket {self.bucket})"
+
+
+class JobTallyDelta(models.Model):
+    kind = models.CharField(max_length=64)
+    event = models.CharField(max_length=16)
+    bucket = models.SmallIntegerField()
+    count = models.IntegerField()
+    seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.count:+} {self.kind} {self.event} (bucket {self.bucket})"

@@ -1,28 +1,30 @@
 """Reads of jobs that are more than a one-line query."""
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db import connection
+from django.db.models import Count
 from django.db.models.functions import TruncMinute
 from django.http import Http404
 from django.utils import timezone
 
+from bespin.ids import parse_uuid
 from jobs import heartbeats, queue
-from jobs.models import FINAL_STATUSES, Job, JobStatus
-
-
-def parse_job_id(raw) -> uuid.UUID | None:
-    """The UUID in `raw`, or None when it is not one."""
-    try:
-        return uuid.UUID(str(raw))
-    except (TypeError, ValueError, AttributeError):
-        return None
+from jobs.models import (
+    DURATION_BUCKETS,
+    EVERYONE,
+    Job,
+    JobCount,
+    JobCountDelta,
+    JobStatus,
+    JobTally,
+    JobTallyDelta,
+)
 
 
 def get_job(job_id) -> Job | None:
-    parsed = parse_job_id(job_id)
+    parsed = parse_uuid(job_id)
     if parsed is None:
         return None
     return Job.objects.filter(id=parsed).first()
@@ -69,50 +71,38 @@ def live_worker_count() -> int:
     return heartbeats.live_count()
 
 
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+@dataclass(frozen=True)
+class Tally:
+    """Created jobs and ended attempts of one kind, as JobTally counts them."""
+
+    created: int
+    ended: dict  # final status -> attempts
+    buckets: list  # attempts whose run fit under each DURATION_BUCKETS bound, not cumulative; then the rest
+    seconds: float  # run time of those attempts, added up
 
 
-@dataclass
-class DurationHistogram:
-    buckets: list  # [(le, cumulative count)], ending with ("+Inf", count)
-    total: float
-    count: int
-
-
-@dataclass
-class JobMetrics:
-    created: dict  # kind -> jobs
-    finished: dict  # (kind, status) -> jobs
-    by_status: dict  # status -> jobs
-    durations: dict  # kind -> DurationHistogram
-
-
-def job_metrics() -> JobMetrics:
-    """Counts and run-time histograms of every job, in two queries."""
-    created, finished, by_status = {}, {}, {status: 0 for status in JobStatus.values}
-    for row in Job.objects.order_by().values("type", "status").annotate(n=Count("id")):
-        created[row["type"]] = created.get(row["type"], 0) + row["n"]
-        by_status[row["status"]] += row["n"]
-        if row["status"] in FINAL_STATUSES:
-            finished[(row["type"], row["status"])] = row["n"]
-    duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-    buckets = {f"le_{i}": Count("id", filter=Q(d__lte=timedelta(seconds=b))) for i, b in enumerate(DURATION_BUCKETS)}
-    rows = (
-        Job.objects.order_by()
-        .filter(started_at__isnull=False, finished_at__isnull=False)
-        .annotate(d=duration)
-        .values("type")
-        .annotate(count=Count("id"), total=Sum("d"), **buckets)
+def job_tallies() -> dict[str, Tally]:
+    """Per kind, everything counted since the counts began (pruning jobs takes nothing off)."""
+    sql = (
+        f"SELECT kind, event, bucket, sum(count), sum(seconds) FROM (SELECT kind, event, bucket, count, seconds "
+        f"FROM {JobTally._meta.db_table} UNION ALL SELECT kind, event, bucket, count, seconds "
+        f"FROM {JobTallyDelta._meta.db_table}) counted GROUP BY 1, 2, 3"
     )
-    durations = {
-        row["type"]: DurationHistogram(
-            buckets=[(b, row[f"le_{i}"]) for i, b in enumerate(DURATION_BUCKETS)] + [("+Inf", row["count"])],
-            total=row["total"].total_seconds() if row["total"] else 0.0,
-            count=row["count"],
-        )
-        for row in rows
-    }
-    return JobMetrics(created=created, finished=finished, by_status=by_status, durations=durations)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    tallies: dict[str, dict] = {}
+    for kind, event, bucket, count, seconds in rows:
+        tally = tallies.setdefault(kind, {"created": 0, "ended": {}, "buckets": [0] * (len(DURATION_BUCKETS) + 1),
+                                          "seconds": 0.0})  # fmt: skip
+        if event == "created":
+            tally["created"] += int(count)
+            continue
+        tally["ended"][event] = tally["ended"].get(event, 0) + int(count)
+        if 0 <= bucket <= len(DURATION_BUCKETS):
+            tally["buckets"][bucket] += int(count)
+            tally["seconds"] += float(seconds)
+    return {kind: Tally(**values) for kind, values in tallies.items()}
 
 
 # Dashboard
@@ -133,9 +123,22 @@ class MinuteStats:
 
 def status_counts(user) -> dict[str, int]:
     """How many of the jobs `user` may list are in each status; every status is a key."""
-    rows = jobs_visible_to(user).order_by().values("status").annotate(n=Count("id"))
+    return counts_by_status(owner_id=EVERYONE if user.is_staff else user.pk)
+
+
+def counts_by_status(*, owner_id: int) -> dict[str, int]:
+    """Jobs of `owner_id` (EVERYONE: all jobs) in each status, from the counts table and its
+    few deltas (jobs.tallies): never a COUNT over the jobs themselves."""
+    deltas = "" if owner_id == EVERYONE else "WHERE owner_id = %s"
+    sql = (
+        f"SELECT status, sum(n) FROM (SELECT status, n FROM {JobCount._meta.db_table} WHERE owner_id = %s "
+        f"UNION ALL SELECT status, n FROM {JobCountDelta._meta.db_table} {deltas}) counted GROUP BY status"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [owner_id] if owner_id == EVERYONE else [owner_id, owner_id])
+        rows = cursor.fetchall()
     counts = dict.fromkeys(JobStatus.values, 0)
-    counts.update({row["status"]: row["n"] for row in rows})
+    counts.update({status: int(n) for status, n in rows if status in counts})
     return counts
 
 

@@ -8,8 +8,9 @@ Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
 - the heartbeat (jobs.heartbeats), rewritten every second, naming the RQ job the worker
   runs; it runs out a few seconds after the process is killed, so the jobs it held are
   known lost;
-- the recovery sweep (jobs.recovery), run every SWEEP_INTERVAL by one worker at a time,
-  which re-queues or fails lost jobs and enqueues pending jobs Redis does not hold.
+- maintenance, run every SWEEP_INTERVAL by one worker at a time: the recovery sweep
+  (jobs.recovery), which re-queues or fails lost jobs and enqueues pending jobs Redis does
+  not hold, and folding the job counts' deltas into their totals (jobs.tallies).
 """
 
 import logging
@@ -18,7 +19,7 @@ import threading
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
-from jobs import heartbeats, recovery
+from jobs import heartbeats, recovery, tallies
 
 log = logging.getLogger("bespin.worker")
 
@@ -75,6 +76,7 @@ class BespinWorker(SimpleWorker):
                 if lock:
                     close_old_connections()
                     recovery.recover_jobs()
+                    tallies.roll_up()
             except Exception:
-                log.warning("recovery sweep failed worker=%s", self.name, exc_info=True)
+                log.warning("maintenance failed worker=%s", self.name, exc_info=True)
         connection.close()

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
+from bespin.ids import parse_uuid
 from jobs import kinds
 from webhooks import ingestion, selectors, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
@@ -178,7 +179,7 @@ class WebhookReceiptAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         # Searching by receipt id: a UUID column cannot be searched with `icontains`.
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        receipt_id = selectors.parse_receipt_id(search_term.strip())
+        receipt_id = parse_uuid(search_term.strip())
         if receipt_id is not None:
             found |= queryset.filter(id=receipt_id)
         return found, may_have_duplicates

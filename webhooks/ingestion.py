@@ -7,17 +7,20 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from bespin.redis import counters_client
 from jobs import lifecycle
-from webhooks import config, ratelimit
+from webhooks import config, counters, ratelimit
 from webhooks import headers as h
 from webhooks.config import SourceConfig, TriggerRule
 from webhooks.models import WebhookReceipt
@@ -146,7 +149,22 @@ def record_deliveries(*, deliveries: Sequence[Delivery]) -> list[Accepted]:
             accepted = replace(accepted, created=False)
         seen.add(delivery.key)
         results.append(accepted)
+    _count_stored([delivery.source for delivery, accepted in zip(deliveries, results, strict=True) if accepted.created])
     return results
+
+
+def _count_stored(sources: list[str]) -> None:
+    """Add the new receipts to each source's count in Redis (a counter for metrics, which
+    pruning receipts never takes back). Without Redis the count misses them; nothing else does."""
+    if not sources:
+        return
+    try:
+        pipe = counters_client().pipeline(transaction=False)
+        for source, stored in Counter(sources).items():
+            pipe.hincrby(counters.STORED_KEY, source, stored)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("webhook_stored_uncounted: Redis unavailable", exc_info=True)
 
 
 def _rows(deliveries: Sequence[Delivery]) -> tuple[list[uuid.UUID], list]:

@@ -7,9 +7,9 @@ one thread hop and one `INSERT … ON CONFLICT` for all of them, which docs/BENC
 measures against one delivery at a time (BESPIN_WEBHOOK_MAX_BATCH=1). A Django view could
 only store each on its own.
 
-The body is read no further than BESPIN_WEBHOOK_MAX_BYTES: a declared length over it is
-refused before any of it is read, and an undeclared (chunked) or understated one after
-limit + 1 bytes.
+The body is read no further than BESPIN_WEBHOOK_MAX_BYTES (bespin.bodylimit): a declared
+length over it is refused before any of it is read, and an undeclared (chunked) or
+understated one after limit + 1 bytes; either way the refusal counts against the source.
 """
 
 import asyncio
@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
+from bespin import bodylimit
 from webhooks import headers as h
 from webhooks import ingestion
 from webhooks.headers import Headers
@@ -69,13 +70,6 @@ def answer_deliveries(requests: list[dict]) -> list[Answer]:
         }
         answers[index] = Answer(201 if accepted.created else 200, data)
     return answers
-
-
-def declared_length(raw: str | None) -> int | None:
-    """Content-Length as a number; None when absent or not a number (the body decides then)."""
-    raw = (raw or "").strip()
-    # isascii: "²" is a digit to str.isdigit, not to int().
-    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 def _host_allowed(host: str | None) -> bool:
@@ -165,20 +159,6 @@ def _batcher() -> _Batcher:
     return _batchers[loop]
 
 
-async def _read_bounded(receive, limit: int) -> bytes | None:
-    """The body, or its first limit + 1 bytes once it is longer; None if the client left."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit or not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 async def _send(send, answer: Answer) -> None:
     body = json.dumps(answer.data).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -201,20 +181,28 @@ class WebhookIngress:
         if not _host_allowed(headers.get("host")):
             # Django refuses it with its usual 400 and log line.
             return await self.app(scope, receive, send)
-        answer = await self.answer(match[1], headers, receive)
+        answer = await self.answer(scope, match[1], headers, receive)
         if answer is not None:
             await _send(send, answer)
 
     @staticmethod
-    async def answer(source_name: str, headers: Mapping[str, str], receive) -> Answer | None:
+    async def answer(scope: dict, source_name: str, headers: Mapping[str, str], receive) -> Answer | None:
         request = {"source_name": source_name, "headers": headers}
-        limit = settings.WEBHOOK_MAX_BODY_BYTES
-        declared = declared_length(headers.get(h.CONTENT_LENGTH))
-        body = b"" if declared is not None and declared > limit else await _read_bounded(receive, limit)
-        if body is None:
+        try:
+            body = await bodylimit.read_body(scope, receive)
+        except bodylimit.Disconnected:
             return None  # the sender hung up
-        if declared is not None and declared > limit or len(body) > limit:
+        except bodylimit.TooLarge as refused:
             loop = asyncio.get_running_loop()
-            [answer] = await loop.run_in_executor(_executor, _in_thread, _answer_too_large, [request | {"head": body}])
+            [answer] = await loop.run_in_executor(
+                _executor, _in_thread, _answer_too_large, [request | {"head": refused.head}]
+            )
             return answer
         return await _batcher().answer(request | {"body": body})
+
+
+def count_too_large(path: str, headers: Mapping[str, str], head: bytes) -> None:
+    """For bodylimit.guard_daphne: a delivery Daphne refused as too large counts against its source."""
+    match = INGEST_PATH.fullmatch(path)
+    if match:
+        _in_thread(_answer_too_large, [{"source_name": match[1], "headers": Headers(headers.items()), "head": head}])

@@ -7,16 +7,13 @@ from collections.abc import Sequence
 import redis
 
 from bespin.redis import counters_client
+from webhooks import counters
 from webhooks.config import SourceConfig
 from webhooks.rejections import Reason, Rejected
 
 log = logging.getLogger("bespin.webhooks")
 
 WINDOW_SECONDS = 60
-
-
-def rate_key(source: str, window: int) -> str:
-    return f"bespin:webhooks:rate:{source}:{window}"
 
 
 def spend_rate(*, sources: Sequence[SourceConfig]) -> list[Rejected | None]:
@@ -35,8 +32,8 @@ def spend_rate(*, sources: Sequence[SourceConfig]) -> list[Rejected | None]:
     try:
         pipe = counters_client().pipeline(transaction=False)
         for name, spent in positions.items():
-            pipe.incrby(rate_key(name, window), len(spent))
-            pipe.expire(rate_key(name, window), WINDOW_SECONDS * 2)
+            pipe.incrby(counters.rate_key(name, window), len(spent))
+            pipe.expire(counters.rate_key(name, window), WINDOW_SECONDS * 2)
         totals = pipe.execute()[::2]
     except redis.RedisError:
         log.warning("webhook_rate_unchecked sources=%s: Redis unavailable", ",".join(positions), exc_info=True)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from bespin.redis import counters_client
+from webhooks import counters
 from webhooks import headers as h
 
 log = logging.getLogger("bespin.webhooks")
@@ -57,18 +58,8 @@ class Rejected(Exception):
         self.retry_after = retry_after
 
 
-# Rejections are counted by source and reason in Redis, and the last few kept for operators.
-_PREFIX = "bespin:webhooks:rejections"
 # What a kept rejection shows of the body: enough to recognise it, not to store it.
 BODY_HEAD_BYTES = 256
-
-
-def counts_key(source: str) -> str:
-    return f"{_PREFIX}:{source}:counts"
-
-
-def log_key(source: str) -> str:
-    return f"{_PREFIX}:{source}:recent"
 
 
 def record_rejection(*, source: str, rejection: Rejected, headers: Mapping[str, str], body: bytes) -> None:
@@ -86,9 +77,9 @@ def record_rejection(*, source: str, rejection: Rejected, headers: Mapping[str, 
     }
     try:
         pipe = counters_client().pipeline(transaction=False)
-        pipe.hincrby(counts_key(source), rejection.reason, 1)
-        pipe.lpush(log_key(source), json.dumps(entry))
-        pipe.ltrim(log_key(source), 0, settings.WEBHOOK_REJECTIONS_KEPT - 1)
+        pipe.hincrby(counters.rejection_counts_key(source), rejection.reason, 1)
+        pipe.lpush(counters.rejection_log_key(source), json.dumps(entry))
+        pipe.ltrim(counters.rejection_log_key(source), 0, settings.WEBHOOK_REJECTIONS_KEPT - 1)
         pipe.execute()
     except redis.RedisError:
         log.warning("webhook_rejection_unrecorded source=%s: Redis unavailable", source, exc_info=True)

@@ -155,7 +155,15 @@ class GitHubScheme(Scheme):
         return clean_delivery_id(delivery) if delivery else body_hash(body)
 
 
-class StripeScheme(Scheme):
+class _TypedEvents(Scheme):
+    """Senders whose event is the body's `type` (Stripe, Standard Webhooks)."""
+
+    def event(self, *, headers, payload):
+        kind = payload.get("type")
+        return clean_event(kind) if isinstance(kind, str) and kind else super().event(headers=headers, payload=payload)
+
+
+class StripeScheme(_TypedEvents):
     """Stripe: `Stripe-Signature: t=<unix time>,v1=<hex>[,v1=…]`, the HMAC-SHA256 of
     `"<t>." + body` keyed with the whole `whsec_…` string. The event is the body's `type`,
     the delivery id the event's `id`, which Stripe keeps across its retries."""
@@ -187,16 +195,12 @@ class StripeScheme(Scheme):
         # After the signature, so that "out of tolerance" always means a genuine but stale delivery.
         _check_timestamp(timestamp, tolerance=tolerance, now=now)
 
-    def event(self, *, headers, payload):
-        kind = payload.get("type")
-        return clean_event(kind) if isinstance(kind, str) and kind else super().event(headers=headers, payload=payload)
-
     def delivery_id(self, *, headers, payload, body):
         event_id = payload.get("id")
         return clean_delivery_id(event_id) if isinstance(event_id, str) and event_id else body_hash(body)
 
 
-class StandardScheme(Scheme):
+class StandardScheme(_TypedEvents):
     """Standard Webhooks: `webhook-signature: v1,<base64>[ v1,…]` over
     `"<webhook-id>.<webhook-timestamp>." + body`, keyed with the base64 after `whsec_`."""
 
@@ -236,10 +240,6 @@ class StandardScheme(Scheme):
         if not _any_matches(expected, signatures):
             raise Rejected(Reason.BAD_SIGNATURE, f"no v1 signature in {h.STANDARD_SIGNATURE} matches an active secret")
         _check_timestamp(timestamp, tolerance=tolerance, now=now)
-
-    def event(self, *, headers, payload):
-        kind = payload.get("type")
-        return clean_event(kind) if isinstance(kind, str) and kind else super().event(headers=headers, payload=payload)
 
     def delivery_id(self, *, headers, payload, body):
         return clean_delivery_id(headers[h.STANDARD_ID].strip())

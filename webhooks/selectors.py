@@ -4,7 +4,6 @@
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,8 +11,9 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from bespin.ids import parse_uuid
 from bespin.redis import counters_client
-from webhooks import rejections
+from webhooks import counters
 from webhooks.config import load_source_config
 from webhooks.models import WebhookReceipt, WebhookSource
 
@@ -25,15 +25,8 @@ def source_names() -> list[str]:
     return sorted(set(WebhookSource.objects.values_list("name", flat=True)) | set(settings.WEBHOOK_SECRETS))
 
 
-def parse_receipt_id(raw) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw))
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
 def get_receipt(receipt_id) -> WebhookReceipt | None:
-    parsed = parse_receipt_id(receipt_id)
+    parsed = parse_uuid(receipt_id)
     if parsed is None:
         return None
     return WebhookReceipt.objects.filter(id=parsed).first()
@@ -83,20 +76,48 @@ class SourceHealth:
         return sum(self.rejections_by_reason.values())
 
 
+def stored_counts() -> dict[str, int]:
+    """Verified deliveries stored since counting began, by source."""
+    try:
+        raw = counters_client().hgetall(counters.STORED_KEY)
+    except redis.RedisError:
+        log.warning("webhook_counts_unreadable", exc_info=True)
+        return {}
+    return {source.decode(): int(count) for source, count in raw.items()}
+
+
 def rejection_counts(source: str) -> dict[str, int]:
     try:
-        raw = counters_client().hgetall(rejections.counts_key(source))
+        raw = counters_client().hgetall(counters.rejection_counts_key(source))
     except redis.RedisError:
         log.warning("webhook_rejections_unreadable source=%s", source, exc_info=True)
         return {}
     return {reason.decode(): int(count) for reason, count in raw.items()}
 
 
+def rejection_counts_by_source() -> dict[str, dict[str, int]]:
+    """rejection_counts of every configured source, in one Redis round trip."""
+    names = source_names()
+    try:
+        pipe = counters_client().pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(counters.rejection_counts_key(name))
+        answers = pipe.execute()
+    except redis.RedisError:
+        log.warning("webhook_rejections_unreadable", exc_info=True)
+        return {}
+    return {
+        name: {reason.decode(): int(count) for reason, count in raw.items()}
+        for name, raw in zip(names, answers, strict=True)
+        if raw
+    }
+
+
 def recent_rejections(source: str) -> list[dict]:
     """The last few rejections of `source`, newest first: reason, status, message, time,
     headers (secret-bearing ones redacted) and the first bytes of the body."""
     try:
-        raw = counters_client().lrange(rejections.log_key(source), 0, -1)
+        raw = counters_client().lrange(counters.rejection_log_key(source), 0, -1)
     except redis.RedisError:
         log.warning("webhook_rejections_unreadable source=%s", source, exc_info=True)
         return []

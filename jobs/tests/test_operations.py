@@ -53,22 +53,37 @@ def test_metrics_are_off_by_default(api):
 
 
 @override_settings(METRICS_ENABLED=True)
-def test_metrics_count_jobs_by_kind_and_status(api, run_worker):
+def test_metrics_count_jobs_by_kind_and_status_with_a_histogram_of_run_times(api, run_worker):
     lifecycle.create_job(kind="random_text", params={"length": 3})
     lifecycle.create_job(kind="random_text", params={"length": 3})
     run_worker()
     lifecycle.create_job(kind="sleep", params={"seconds": 1})
     response = api.get("/metrics")
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert response["Content-Type"].startswith("text/plain; version=")
     text = response.content.decode()
-    assert 'bespin_jobs_created_total{kind="random_text"} 2' in text
-    assert 'bespin_jobs_created_total{kind="sleep"} 1' in text
-    assert 'bespin_jobs_finished{kind="random_text",status="completed"} 2' in text
-    assert 'bespin_jobs{status="pending"} 1' in text
-    assert 'bespin_job_duration_seconds_le{kind="random_text",le="+Inf"} 2' in text
-    assert 'bespin_job_duration_seconds_total{kind="random_text"} ' in text
-    assert "bespin_queue_depth 1" in text
+    assert 'bespin_jobs_created_total{kind="random_text"} 2.0' in text
+    assert 'bespin_jobs_created_total{kind="sleep"} 1.0' in text
+    assert 'bespin_jobs_finished_total{kind="random_text",status="completed"} 2.0' in text
+    assert 'bespin_jobs{status="pending"} 1.0' in text
+    assert "# TYPE bespin_job_duration_seconds histogram" in text
+    assert 'bespin_job_duration_seconds_bucket{kind="random_text",le="+Inf"} 2.0' in text
+    assert 'bespin_job_duration_seconds_count{kind="random_text"} 2.0' in text
+    assert 'bespin_job_duration_seconds_sum{kind="random_text"} ' in text
+    assert "bespin_queue_depth 1.0" in text
+
+
+@override_settings(METRICS_ENABLED=True)
+def test_counters_never_go_down_when_jobs_are_deleted(api, run_worker):
+    from jobs.models import Job
+
+    lifecycle.create_job(kind="random_text", params={"length": 3})
+    run_worker()
+    Job.objects.all().delete()
+    text = api.get("/metrics").content.decode()
+    assert 'bespin_jobs_created_total{kind="random_text"} 1.0' in text
+    assert 'bespin_jobs_finished_total{kind="random_text",status="completed"} 1.0' in text
+    assert 'bespin_jobs{status="completed"} 0.0' in text
 
 
 def test_openapi_schema_documents_every_job_endpoint_and_its_errors(api):
@@ -129,18 +144,21 @@ def test_health_details_are_for_staff(api, staff):
 
 @override_settings(METRICS_ENABLED=True)
 def test_metrics_count_webhook_receipts_and_rejections_by_reason(api):
+    import asyncio
     import hashlib
     import hmac
 
     from webhooks import sources
+    from webhooks.models import WebhookReceipt
+    from webhooks.tests.conftest import asgi_post
 
     source = sources.create_source(name="acme", scheme="bespin")
     sources.add_secret(source=source, secret="acme-secret")
     body = b'{"event": "ping"}'
     good = {"X-Webhook-Signature": hmac.new(b"acme-secret", body, hashlib.sha256).hexdigest()}
-    post = lambda headers: api.generic("POST", "/api/webhooks/acme", body, "application/json", headers=headers)  # noqa: E731
-    assert post(good).status_code == 201
-    assert post({"X-Webhook-Signature": "0" * 64}).status_code == 401
+    assert asyncio.run(asgi_post("/api/webhooks/acme", [body], good))[0] == 201
+    assert asyncio.run(asgi_post("/api/webhooks/acme", [body], {"X-Webhook-Signature": "0" * 64}))[0] == 401
+    WebhookReceipt.objects.all().delete()  # pruned: the counter stays
     text = api.get("/metrics").content.decode()
-    assert 'bespin_webhook_receipts{source="acme"} 1' in text
-    assert 'bespin_webhook_rejections_total{reason="bad_signature",source="acme"} 1' in text
+    assert 'bespin_webhook_receipts_total{source="acme"} 1.0' in text
+    assert 'bespin_webhook_rejections_total{reason="bad_signature",source="acme"} 1.0' in text

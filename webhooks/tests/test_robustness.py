@@ -3,7 +3,6 @@ scheme, through the server's entry point (bespin.asgi) and through the schemes d
 
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
