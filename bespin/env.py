@@ -5,8 +5,11 @@ is refused rather than taken as true.
 """
 
 import os
+from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
+
+from bespin.durations import parse_duration
 
 _TRUE = {"1", "true", "on"}
 _FALSE = {"0", "false", "off", ""}
@@ -39,6 +42,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value}: must be at least {minimum}")
     return value
+
+
+def env_duration(name: str, default: str = "") -> timedelta | None:
+    """A duration such as `30d`; None when empty."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    try:
+        return parse_duration(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

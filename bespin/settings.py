@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from bespin.env import env_bool, env_int, env_list, env_str
+from bespin.env import env_bool, env_duration, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "1.0.0"
@@ -152,9 +152,21 @@ STORAGES = {
     },
 }
 
-THROTTLE_ANON = env_str("BESPIN_THROTTLE_ANON", "120/min") or None
-if THROTTLE_ANON and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", THROTTLE_ANON):
-    raise ImproperlyConfigured(f"BESPIN_THROTTLE_ANON={THROTTLE_ANON!r}: use a rate such as 120/min, or empty for none")
+
+def _rate(name: str, default: str) -> str | None:
+    rate = env_str(name, default) or None
+    if rate and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name}={rate!r}: use a rate such as 120/min, or empty for none")
+    return rate
+
+
+# Job creation: anonymous callers get a small slice, signed-in users a larger one. Rates are
+# counted atomically in Redis; 0 turns a cap off.
+THROTTLE_ANON = _rate("BESPIN_THROTTLE_ANON", "120/min")
+THROTTLE_USER = _rate("BESPIN_THROTTLE_USER", "1200/min")
+ANON_CREATE = env_bool("BESPIN_ANON_CREATE", True)
+ANON_MAX_UNFINISHED = env_int("BESPIN_ANON_MAX_UNFINISHED", 20, minimum=0)
+USER_MAX_UNFINISHED = env_int("BESPIN_USER_MAX_UNFINISHED", 10_000, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -190,7 +202,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Prometheus metrics at /metrics; off unless turned on (they reveal job and webhook volumes).
+# Prometheus metrics at /metrics, for `Authorization: Bearer <token>`; no token, not served.
+METRICS_TOKEN = env_str("BESPIN_METRICS_TOKEN", "") or ""
 METRICS_ENABLED = env_bool("BESPIN_METRICS", False)
 
 # The largest request body, webhooks aside (bespin/bodylimit.py): 413 past it.
@@ -200,6 +213,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 # Job kinds
 RANDOM_TEXT_MAX_WORDS = env_int("BESPIN_RANDOM_TEXT_MAX_WORDS", 100_000, minimum=1)
 SLEEP_MAX_SECONDS = env_int("BESPIN_SLEEP_MAX_SECONDS", 3600, minimum=1)
+# What anonymous callers may ask of each kind (past it: 400, sign in for more).
+ANON_RANDOM_TEXT_MAX_WORDS = env_int("BESPIN_ANON_RANDOM_TEXT_MAX_WORDS", 10_000, minimum=1)
+ANON_SLEEP_MAX_SECONDS = env_int("BESPIN_ANON_SLEEP_MAX_SECONDS", 10, minimum=0)
+# Finished jobs older than this are deleted by the workers' maintenance; empty keeps them.
+JOB_RETENTION = env_duration("BESPIN_JOB_RETENTION")
+# Sign-in: this many failures per username or per address within the window, then 429.
+LOGIN_MAX_FAILURES = env_int("BESPIN_LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("BESPIN_LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
 # Recovery: a pending job older than this that Redis does not hold is enqueued again.
 ENQUEUE_GRACE_SECONDS = env_int("BESPIN_ENQUEUE_GRACE", 10, minimum=0)
 
@@ -230,6 +251,9 @@ WEBHOOK_SECRETS = _webhook_secrets_from_environment()
 # GitHub caps its payloads at 25 MB; most senders stay far below 1 MiB.
 WEBHOOK_MAX_BODY_BYTES = env_int("BESPIN_WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1)
 WEBHOOK_RATE_PER_MINUTE = env_int("BESPIN_WEBHOOK_RATE_PER_MINUTE", 6000, minimum=0)
+# Deliveries that fail verification, a minute per source and client address, before 429:
+# junk is limited apart from the source's rate, which only verified deliveries spend.
+WEBHOOK_UNVERIFIED_RATE_PER_MINUTE = env_int("BESPIN_WEBHOOK_UNVERIFIED_RATE_PER_MINUTE", 60, minimum=0)
 WEBHOOK_TOLERANCE_SECONDS = env_int("BESPIN_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=0)
 WEBHOOK_CONFIG_TTL = env_int("BESPIN_WEBHOOK_CONFIG_TTL", 5, minimum=0)
 WEBHOOK_REJECTIONS_KEPT = env_int("BESPIN_WEBHOOK_REJECTIONS_KEPT", 20, minimum=1)

@@ -1,5 +1,3 @@
-import hashlib
-
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -8,10 +6,10 @@ from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDe
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from jobs import kinds, lifecycle, selectors
+from jobs.callers import CreationThrottle, caller_of
 from jobs.serializers import (
     ApiInfoSerializer,
     ErrorSerializer,
@@ -25,6 +23,7 @@ from jobs.serializers import (
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_KEY_MAX = 255
+UNFINISHED_RETRY_AFTER = 5
 
 _ERROR = OpenApiResponse(ErrorSerializer, '`{"error": reason}`')
 _BAD_INPUT = OpenApiResponse(ErrorSerializer, 'bad input: `{"error": reason, "fields": {…}}`')
@@ -38,17 +37,9 @@ _CREATE_RESPONSES = {
     400: _BAD_INPUT,
     415: _ERROR,
     422: OpenApiResponse(ErrorSerializer, "Idempotency-Key reused with different parameters"),
-    429: OpenApiResponse(ErrorSerializer, "anonymous creation throttled; see Retry-After"),
+    401: OpenApiResponse(ErrorSerializer, "anonymous creation is off (BESPIN_ANON_CREATE=0): sign in"),
+    429: OpenApiResponse(ErrorSerializer, "over the creation rate (see Retry-After), or too many unfinished jobs"),
 }
-
-
-class JobCreateAnonThrottle(AnonRateThrottle):
-    """Anonymous job creation, per client address; BESPIN_THROTTLE_ANON sets the rate."""
-
-    scope = "job_create_anon"
-
-    def get_rate(self):
-        return settings.THROTTLE_ANON
 
 
 class ApiRoot(APIView):
@@ -91,12 +82,17 @@ def _create(request, *, kind: str, params) -> Response:
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise ValidationError({IDEMPOTENCY_HEADER: [f"at most {IDEMPOTENCY_KEY_MAX} printable characters"]})
+    caller = caller_of(request)
+    if caller.anonymous and not settings.ANON_CREATE:
+        raise NotAuthenticated("sign in to create jobs (Authorization: Token …, or a session)")
     try:
-        created = lifecycle.create_job_once(
-            kind=kind, params=params, owner=_owner(request), idempotency_key=key, client=_client(request)
-        )
+        created = lifecycle.create_job_once(kind=kind, params=params, caller=caller, idempotency_key=key)
     except lifecycle.IdempotencyKeyReused as error:
         return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    except lifecycle.TooManyUnfinished as error:
+        # A hint, not a promise: a slot frees when one of the caller's jobs finishes.
+        headers = {"Retry-After": str(UNFINISHED_RETRY_AFTER)}
+        return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
     data = JobSerializer(created.job, context={"request": request}).data
     headers = {"Location": data["links"]["self"]}
     if created.replayed:
@@ -104,25 +100,12 @@ def _create(request, *, kind: str, params) -> Response:
     return Response(data, status=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED, headers=headers)
 
 
-def _client(request) -> str:
-    """Who sent a request, for Idempotency-Keys: the user, or the address of an anonymous one."""
-    if request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    ident = JobCreateAnonThrottle().get_ident(request)
-    # Behind proxies (BESPIN_NUM_PROXIES) the address comes from X-Forwarded-For: bound it.
-    return f"ip:{ident}" if len(ident) <= 64 else f"ip-sha256:{hashlib.sha256(ident.encode()).hexdigest()}"
-
-
-def _owner(request):
-    return request.user if request.user.is_authenticated else None
-
-
 class JobList(APIView):
     """GET: your jobs, newest first (staff: every job). POST: create a job of any kind,
     `{"type": "sleep", "params": {"seconds": 5}}`."""
 
     def get_throttles(self):
-        return [JobCreateAnonThrottle()] if self.request.method == "POST" else []
+        return [CreationThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
         operation_id="jobs_list",
@@ -153,7 +136,7 @@ class JobList(APIView):
 class RandomTextJob(APIView):
     """Create a random_text job: `?length=N` or `{"length": N}` (words, default 100)."""
 
-    throttle_classes = [JobCreateAnonThrottle]
+    throttle_classes = [CreationThrottle]
 
     @extend_schema(
         request=RandomTextBodySerializer,
@@ -189,7 +172,7 @@ class _JobAction(APIView):
 
     def get_throttles(self):
         # Anonymous callers share the creation budget: a cancel/retry loop is no cheaper.
-        return [JobCreateAnonThrottle()]
+        return [CreationThrottle()]
 
     @extend_schema(
         request=None,

@@ -13,6 +13,7 @@ class JobStatus(models.TextChoices):
 
 
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+UNFINISHED_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
 
 # Statuses only move forward within an attempt: pending, running, then one final state.
 # Watchers use (attempt, rank, progress) to drop a message older than one already shown.
@@ -38,6 +39,9 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     worker_name = models.CharField(max_length=200, blank=True, default="")
+    # Who asked for it (bespin.clients.client_id: `user:<id>` or `ip:<address>`), for the cap
+    # on unfinished jobs per caller; empty for jobs the system started (webhook triggers).
+    client = models.CharField(max_length=80, blank=True, default="")
     # How many times the worker recovery found this job's worker dead; bounds re-runs of a
     # job that kills its worker every time.
     lost_count = models.PositiveSmallIntegerField(default=0)
@@ -53,6 +57,10 @@ class Job(models.Model):
             models.Index(fields=["status", "-created_at"], name="job_status_created_idx"),
             # The dashboard's per-minute charts read the last hour of finished jobs.
             models.Index(fields=["finished_at"], name="job_finished_idx"),
+            # A caller's unfinished jobs, counted against its cap: a few rows whatever the table holds.
+            models.Index(
+                fields=["client"], name="job_unfinished_client_idx", condition=models.Q(status__in=UNFINISHED_STATUSES)
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="job_progress_at_most_100"),

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from jobs import kinds, lifecycle, selectors
+from jobs.callers import caller_of
 from jobs.charts import last_hour_charts
 from jobs.consumers import SITE_SCOPE
 from jobs.forms import JobFilters, KindForm, kind_form, params_from, split_errors
@@ -125,11 +126,14 @@ def start_job(request):
     if job_kind is None:
         return _render_job_list(request, error=f"Unknown job type {name[:64]!r}.", status=400)
     try:
-        job = lifecycle.create_job(kind=name, params=params_from(job_kind, request.POST), owner=request.user)
+        job = lifecycle.create_job(kind=name, params=params_from(job_kind, request.POST), caller=caller_of(request))
     except serializers.ValidationError as error:
         field_errors, general = split_errors(error)
         form = kind_form(job_kind, values=request.POST, errors=field_errors, error=general)
         return _render_job_list(request, failed_form=form, status=400)
+    except lifecycle.TooManyUnfinished as error:
+        form = kind_form(job_kind, values=request.POST, error=f"{str(error)[0].upper()}{str(error)[1:]}.")
+        return _render_job_list(request, failed_form=form, status=429)
     messages.success(
         request,
         format_html(

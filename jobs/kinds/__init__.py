@@ -30,6 +30,9 @@ class JobKind:
     # True when running the handler twice is harmless, so a job lost with its worker is re-queued.
     rerun_safe: bool = False
     description: str = ""
+    # What anonymous callers may ask: parameter name -> the largest value, read when asked
+    # (a callable, so that settings decide). Past it: 400, saying to sign in.
+    anonymous_ceilings: Callable[[], dict[str, float]] = dict
 
 
 def _load() -> dict[str, JobKind]:
@@ -47,9 +50,9 @@ def get_kind(name: str) -> JobKind | None:
     return KINDS.get(name)
 
 
-def validate_params(*, kind: str, params) -> tuple[JobKind, dict]:
+def validate_params(*, kind: str, params, anonymous: bool = False) -> tuple[JobKind, dict]:
     """The kind and its checked parameters; raises serializers.ValidationError naming `type`
-    (an unknown kind) or `params` (bad parameters)."""
+    (an unknown kind) or `params` (bad parameters, or past an anonymous caller's ceiling)."""
     job_kind = get_kind(kind)
     if job_kind is None:
         raise serializers.ValidationError({"type": [f"unknown job type {kind!r}; known: {', '.join(KINDS)}"]})
@@ -58,4 +61,13 @@ def validate_params(*, kind: str, params) -> tuple[JobKind, dict]:
     serializer = job_kind.params_serializer(data=params)
     if not serializer.is_valid():
         raise serializers.ValidationError({"params": serializer.errors})
-    return job_kind, dict(serializer.validated_data)
+    clean = dict(serializer.validated_data)
+    if anonymous:
+        over = {
+            name: [f"at most {ceiling:g} for anonymous callers; sign in to ask for more"]
+            for name, ceiling in job_kind.anonymous_ceilings().items()
+            if isinstance(clean.get(name), int | float) and clean[name] > ceiling
+        }
+        if over:
+            raise serializers.ValidationError({"params": over})
+    return job_kind, clean

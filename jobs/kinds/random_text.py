@@ -49,5 +49,6 @@ KIND = kinds.JobKind(
     handler=generate,
     timeout=60,
     rerun_safe=True,
+    anonymous_ceilings=lambda: {"length": settings.ANON_RANDOM_TEXT_MAX_WORDS},
     description="A text of `length` words drawn from a vocabulary of cloud terms.",
 )

@@ -40,5 +40,6 @@ KIND = kinds.JobKind(
     handler=sleep,
     timeout=int(settings.SLEEP_MAX_SECONDS) + 60,
     rerun_safe=True,
+    anonymous_ceilings=lambda: {"seconds": settings.ANON_SLEEP_MAX_SECONDS},
     description="Sleeps for `seconds`, reporting progress; the kind demos and reliability tests use.",
 )

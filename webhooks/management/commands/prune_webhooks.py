@@ -1,14 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from bespin.durations import duration_argument
 from webhooks import retention
-from webhooks.management.durations import parse_duration
 
 
 class Command(BaseCommand):
     help = "Delete webhook receipts older than a duration, in batches: prune_webhooks --older-than 30d"
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", required=True, type=parse_duration, help="30d, 12h, 90m, 2w")
+        parser.add_argument("--older-than", required=True, type=duration_argument, help="30d, 12h, 90m, 2w")
         parser.add_argument("--batch-size", type=int, default=1000, help="rows deleted per statement")
 
     def handle(self, *args, older_than, batch_size, **options):

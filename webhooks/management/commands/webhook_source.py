@@ -19,8 +19,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from rest_framework import serializers
 
+from bespin.durations import duration_argument
 from webhooks import config, selectors, sources
-from webhooks.management.durations import parse_duration
 from webhooks.models import SchemeName, WebhookSource, WebhookTrigger
 
 
@@ -53,12 +53,12 @@ class Command(BaseCommand):
         sub = commands.add_parser("add-secret", help="add an active secret, read from standard input")
         sub.add_argument("name")
         sub.add_argument("--generate", action="store_true", help="generate one and print it, once")
-        sub.add_argument("--expires-in", type=parse_duration, help="verifies for this long only (30d, 12h)")
+        sub.add_argument("--expires-in", type=duration_argument, help="verifies for this long only (30d, 12h)")
 
         sub = commands.add_parser("retire-secret", help="stop a secret verifying, now or --after a while")
         sub.add_argument("name")
         sub.add_argument("fingerprint")
-        sub.add_argument("--after", type=parse_duration, help="keep it verifying for this long (24h)")
+        sub.add_argument("--after", type=duration_argument, help="keep it verifying for this long (24h)")
 
         sub = commands.add_parser("trigger", help="start a job for events matching a pattern (* wildcards)")
         sub.add_argument("name")

@@ -1,0 +1,46 @@
+"""Who asks for a job, and what they may ask: the policy the API and the dashboard apply
+before jobs.lifecycle creates anything.
+
+Anonymous callers get a small, bounded slice: each kind's anonymous ceilings, at most
+BESPIN_ANON_MAX_UNFINISHED jobs not yet finished, BESPIN_THROTTLE_ANON creations per
+address, or none at all with BESPIN_ANON_CREATE=0. Signed-in users get their own, larger
+rate and cap. Jobs started by the system (webhook triggers) have no caller and no limits.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from bespin.clients import client_id
+from bespin.throttles import RedisRateThrottle
+
+
+@dataclass(frozen=True)
+class Caller:
+    owner: object  # the signed-in user, or None
+    client: str  # what limits and Idempotency-Keys count by (bespin.clients.client_id)
+    max_unfinished: int  # 0: no cap
+
+    @property
+    def anonymous(self) -> bool:
+        return self.owner is None
+
+
+def caller_of(request) -> Caller:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return Caller(owner=user, client=client_id(request), max_unfinished=settings.USER_MAX_UNFINISHED)
+    return Caller(owner=None, client=client_id(request), max_unfinished=settings.ANON_MAX_UNFINISHED)
+
+
+class CreationThrottle(RedisRateThrottle):
+    """Job creation (and cancel/retry, which cost as much): BESPIN_THROTTLE_ANON per address
+    for anonymous callers, BESPIN_THROTTLE_USER per user."""
+
+    scope = "create"
+
+    def rate(self, request) -> str | None:
+        return settings.THROTTLE_USER if request.user.is_authenticated else settings.THROTTLE_ANON
+
+    def ident(self, request) -> str:
+        return client_id(request)
