@@ -9,12 +9,15 @@ MAX_ADDRESS = 64
 
 
 def client_address(request) -> str:
-    """The client's address: the connection's, or with BESPIN_NUM_PROXIES trusted proxies in
-    front, the one the nearest of them saw in X-Forwarded-For. A client cannot pick it with a
-    header when no proxy is trusted."""
-    remote = request.META.get("REMOTE_ADDR") or ""
+    """The address of a Django request's client (see address_of)."""
+    return address_of(request.META.get("REMOTE_ADDR") or "", request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+def address_of(remote: str, forwarded: str | None) -> str:
+    """The client's address: the connection's (`remote`), or with BESPIN_NUM_PROXIES trusted
+    proxies in front, the one the nearest of them saw in X-Forwarded-For (`forwarded`). A
+    client cannot pick it with a header when no proxy is trusted."""
     proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     if proxies and forwarded:
         addresses = forwarded.split(",")
         remote = addresses[-min(proxies, len(addresses))].strip()

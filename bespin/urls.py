@@ -3,11 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bespin import metrics, ops
+from bespin import metrics, ops, signin
 
 admin.site.site_header = "Bespin administration"
 admin.site.site_title = "Bespin admin"
 admin.site.index_title = "Jobs, webhooks and users"
+# Sign-in limits (bespin.signin) at the admin too. Wrapping the site's own login view keeps
+# its URL, redirects and template; a subclass of AdminSite would need its own AdminConfig.
+admin.site.login_form = signin.AdminSignInForm
+admin.site.login = signin.refused_with_429(admin.site.login)
 
 urlpatterns = [
     path("api/", include("webhooks.urls")),
@@ -17,7 +21,11 @@ urlpatterns = [
     path("api/", include("jobs.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        signin.refused_with_429(auth_views.LoginView.as_view(authentication_form=signin.SignInForm)),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("webhooks/", include("webhooks.dashboard_urls")),
     path("", include("jobs.dashboard_urls")),

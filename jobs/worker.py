@@ -10,7 +10,9 @@ Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
   known lost;
 - maintenance, run every SWEEP_INTERVAL by one worker at a time: the recovery sweep
   (jobs.recovery), which re-queues or fails lost jobs and enqueues pending jobs Redis does
-  not hold, and folding the job counts' deltas into their totals (jobs.tallies).
+  not hold, folding the job counts' deltas into their totals (jobs.tallies) and, at most
+  once a minute, retention (jobs.retention): expired Idempotency-Keys and, with
+  BESPIN_JOB_RETENTION, old finished jobs.
 """
 
 import logging
@@ -19,7 +21,7 @@ import threading
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
-from jobs import heartbeats, recovery, tallies
+from jobs import heartbeats, recovery, retention, tallies
 
 log = logging.getLogger("bespin.worker")
 
@@ -77,6 +79,8 @@ class BespinWorker(SimpleWorker):
                     close_old_connections()
                     recovery.recover_jobs()
                     tallies.roll_up()
+                    # Once a minute at most (its own lock), so that the sweep stays cheap.
+                    retention.apply_retention(connection=self.connection, worker_name=self.name)
             except Exception:
                 log.warning("maintenance failed worker=%s", self.name, exc_info=True)
         connection.close()

@@ -11,6 +11,14 @@ def rate_key(source: str, window: int) -> str:
     return f"{_PREFIX}:rate:{source}:{window}"
 
 
+def unverified_rate_key(source: str, address: str, window: int) -> str:
+    return f"{_PREFIX}:unverified:{source}:{address}:{window}"
+
+
+def is_unverified_rate_key(key: str) -> bool:
+    return key.startswith(f"{_PREFIX}:unverified:")
+
+
 def rejection_counts_key(source: str) -> str:
     return f"{_PREFIX}:rejections:{source}:counts"
 

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 # The default scheme (bespin), as in the seed.
 SIGNATURE = "X-Webhook-Signature"
 EVENT = "X-Webhook-Event"
+# Optional: when present, the signature covers "<timestamp>." + body, and a stale one is refused.
+TIMESTAMP = "X-Webhook-Timestamp"
 # GitHub: https://docs.github.com/webhooks/webhook-events-and-payloads#delivery-headers
 GITHUB_SIGNATURE = "X-Hub-Signature-256"
 GITHUB_SIGNATURE_SHA1 = "X-Hub-Signature"
@@ -29,6 +31,7 @@ STORED = (
     "Content-Type",
     "User-Agent",
     EVENT,
+    TIMESTAMP,
     GITHUB_EVENT,
     GITHUB_DELIVERY,
     "X-GitHub-Hook-ID",

@@ -55,11 +55,16 @@ class Delivery:
 
 
 def verify_deliveries(*, requests: Sequence[Mapping]) -> list[Delivery | Rejected]:
-    """Verify requests (`source_name`, `headers`, `body`) to their sources, their rates
-    counted in one Redis round trip: each a Delivery, or the Rejected it earned (counted
-    against its source)."""
+    """Verify requests (`source_name`, `headers`, `body`, and the sender's `address`) to
+    their sources: each a Delivery, or the Rejected it earned (counted against its source).
+
+    Only verified deliveries spend their source's rate, so that junk never locks the real
+    sender out; what fails verification is limited apart, per source and sender address
+    (BESPIN_WEBHOOK_UNVERIFIED_RATE_PER_MINUTE), and answered 429 past it. Both are counted
+    in one Redis round trip for the whole batch."""
     results: list[Delivery | Rejected | None] = [None] * len(requests)
-    admitted: list[tuple[int, SourceConfig]] = []
+    verified: list[tuple[int, SourceConfig, Delivery]] = []
+    unverified: list[tuple[int, SourceConfig, Rejected]] = []
     for index, request in enumerate(requests):
         source = config.source_config(request["source_name"])
         if source is None:
@@ -70,16 +75,18 @@ def verify_deliveries(*, requests: Sequence[Mapping]) -> list[Delivery | Rejecte
             rejection = Rejected(Reason.SOURCE_DISABLED, f"webhook source {source.name!r} is disabled")
             results[index] = _counted(source, request, rejection)
         else:
-            admitted.append((index, source))
-    over_rate = ratelimit.spend_rate(sources=[source for _, source in admitted])
-    for (index, source), rejection in zip(admitted, over_rate, strict=True):
-        request = requests[index]
-        try:
-            if rejection is not None:
-                raise rejection
-            results[index] = _verified(source, request["headers"], request["body"])
-        except Rejected as refused:
-            results[index] = _counted(source, request, refused)
+            try:
+                verified.append((index, source, _verified(source, request["headers"], request["body"])))
+            except Rejected as refused:
+                unverified.append((index, source, refused))
+    over_rate, over_junk = ratelimit.spend(
+        verified=[source for _, source, _ in verified],
+        unverified=[(source, requests[index].get("address", "")) for index, source, _ in unverified],
+    )
+    for (index, source, delivery), rejection in zip(verified, over_rate, strict=True):
+        results[index] = delivery if rejection is None else _counted(source, requests[index], rejection)
+    for (index, source, refused), rejection in zip(unverified, over_junk, strict=True):
+        results[index] = _counted(source, requests[index], rejection or refused)
     return results
 
 

@@ -27,6 +27,7 @@ from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
 from bespin import bodylimit
+from bespin.clients import address_of
 from webhooks import headers as h
 from webhooks import ingestion
 from webhooks.headers import Headers
@@ -187,7 +188,9 @@ class WebhookIngress:
 
     @staticmethod
     async def answer(scope: dict, source_name: str, headers: Mapping[str, str], receive) -> Answer | None:
-        request = {"source_name": source_name, "headers": headers}
+        remote = (scope.get("client") or ("",))[0] or ""
+        address = address_of(remote, headers.get("x-forwarded-for"))
+        request = {"source_name": source_name, "headers": headers, "address": address}
         try:
             body = await bodylimit.read_body(scope, receive)
         except bodylimit.Disconnected:

@@ -24,6 +24,7 @@ class Reason:
     UNKNOWN_SOURCE = "unknown_source"
     SOURCE_DISABLED = "source_disabled"
     RATE_LIMITED = "rate_limited"
+    UNVERIFIED_RATE_LIMITED = "unverified_rate_limited"
     TOO_LARGE = "too_large"
     MISSING_SIGNATURE = "missing_signature"
     MALFORMED_SIGNATURE = "malformed_signature"
@@ -37,6 +38,7 @@ STATUS = {
     Reason.UNKNOWN_SOURCE: 404,
     Reason.SOURCE_DISABLED: 404,
     Reason.RATE_LIMITED: 429,
+    Reason.UNVERIFIED_RATE_LIMITED: 429,
     Reason.TOO_LARGE: 413,
     Reason.MISSING_SIGNATURE: 400,
     Reason.MALFORMED_SIGNATURE: 401,

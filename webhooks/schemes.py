@@ -94,10 +94,22 @@ class Scheme:
 
 
 class BespinScheme(Scheme):
-    """`X-Webhook-Signature: <hex HMAC-SHA256 of the raw body>`, `sha256=` prefix optional."""
+    """`X-Webhook-Signature: <hex HMAC-SHA256 of the raw body>`, `sha256=` prefix optional.
+    With `X-Webhook-Timestamp: <unix seconds>`, the HMAC is of `"<timestamp>." + body` and a
+    timestamp outside the source's tolerance is refused, so a captured delivery cannot be
+    replayed once its receipt is pruned."""
 
     name = SchemeName.BESPIN
     signature_header = h.SIGNATURE
+
+    @staticmethod
+    def _timestamp(headers) -> int | None:
+        raw = (headers.get(h.TIMESTAMP) or "").strip()
+        if not raw:
+            return None
+        if not raw.isascii() or not raw.isdigit():
+            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.TIMESTAMP} must be unix seconds")
+        return int(raw)
 
     def verify(self, *, body, headers, keys, tolerance, now):
         value = (headers.get(h.SIGNATURE) or "").strip()
@@ -111,10 +123,22 @@ class BespinScheme(Scheme):
                 Reason.MALFORMED_SIGNATURE,
                 f"{h.SIGNATURE} must be the 64 hex digits of HMAC-SHA256(secret, raw body), optionally after sha256=",
             )
+        timestamp = self._timestamp(headers)
         _require_keys(keys)
-        expected = [hmac.new(key, body, hashlib.sha256).hexdigest().encode() for key in keys]
+        signed = body if timestamp is None else f"{timestamp}.".encode() + body
+        expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in keys]
         if not _any_matches(expected, [_ascii(value)]):
-            raise Rejected(Reason.BAD_SIGNATURE, f"{h.SIGNATURE} does not match any active secret of this source")
+            covers = "the body" if timestamp is None else f'"<{h.TIMESTAMP}>." + the body'
+            raise Rejected(
+                Reason.BAD_SIGNATURE, f"{h.SIGNATURE} (of {covers}) does not match any active secret of this source"
+            )
+        if timestamp is not None:
+            _check_timestamp(timestamp, tolerance=tolerance, now=now)
+
+    def delivery_id(self, *, headers, payload, body):
+        # A timestamped delivery sent again later is a new one; the same one replayed is not.
+        timestamp = (headers.get(h.TIMESTAMP) or "").strip()
+        return body_hash(f"{timestamp}.".encode() + body if timestamp else body)
 
 
 class GitHubScheme(Scheme):
