@@ -4,6 +4,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from bespin import outages
 from bespin.ids import parse_uuid
 from jobs import events, selectors
 
@@ -12,6 +13,7 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_UNAVAILABLE = 4503
 SITE_SCOPE = "site"
 # Jobs whose last shown state a stream remembers, to drop late older messages; the oldest
 # are forgotten so that a socket open for days does not grow with every job it saw.
@@ -30,9 +32,16 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
         self.subscribed: list[str] = []
         self.last_keys: OrderedDict[str, tuple] = OrderedDict()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        if "job_id" in query:
-            return await self.connect_job((query.get("job_id") or [""])[0])
-        return await self.connect_stream(query)
+        try:
+            if "job_id" in query:
+                return await self.connect_job((query.get("job_id") or [""])[0])
+            return await self.connect_stream(query)
+        except Exception as exc:
+            part = outages.unavailable_part(exc)
+            if part is None:
+                raise
+            # PostgreSQL or Redis restarting: the client reconnects, as after any drop.
+            return await self.refuse(CLOSE_UNAVAILABLE, outages.unavailable_body(part)["error"])
 
     async def connect_stream(self, query: dict) -> None:
         user = self.scope.get("user")

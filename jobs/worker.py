@@ -17,7 +17,9 @@ Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
 
 import logging
 import threading
+import time
 
+import redis
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
@@ -26,17 +28,57 @@ from jobs import heartbeats, recovery, retention, tallies
 log = logging.getLogger("bespin.worker")
 
 SWEEP_INTERVAL = 2.0
+# After RQ's loop ended unasked: the first wait before starting it again, and the longest.
+RESTART_DELAY = 0.5
+RESTART_DELAY_MAX = 5.0
 
 
 class BespinWorker(SimpleWorker):
-    def work(self, *args, **kwargs):
+    def work(self, burst: bool = False, *args, **kwargs):
+        """RQ's work loop, started again when it ends for any reason but a request to stop.
+
+        RQ quits its loop on an error it does not expect, such as Redis going away while a job
+        runs (its heartbeat or its result cannot be written). A worker that quits there stays
+        gone until someone restarts it; instead it waits for Redis and goes on. The job it was
+        running is then lost, and the recovery sweep runs it again or fails it."""
         # RQ's scheduler runs the delayed retries of kinds that declare them.
         kwargs["with_scheduler"] = True
+        self._bespin_stop_asked = False
+        restarts = 0
+        while True:
+            try:
+                worked = self._work(burst, *args, **kwargs)
+            except (redis.ConnectionError, redis.TimeoutError):
+                worked = False  # even tearing down failed: Redis is gone
+            if burst or self._bespin_stop_asked or kwargs.get("max_jobs") or kwargs.get("max_idle_time"):
+                return worked
+            restarts += 1
+            log.warning("worker=%s: the work loop ended unasked; starting it again once Redis answers", self.name)
+            self._wait_for_redis(restarts)
+
+    def request_stop(self, signum, frame):
+        # SIGTERM, SIGINT or RQ's shutdown command: RQ then leaves its loop on purpose.
+        self._bespin_stop_asked = True
+        super().request_stop(signum, frame)
+
+    def _wait_for_redis(self, restarts: int) -> None:
+        delay = min(RESTART_DELAY_MAX, RESTART_DELAY * 2 ** min(restarts - 1, 5))
+        while True:
+            time.sleep(delay)
+            try:
+                self.connection.ping()
+                # A registration that never recorded its death would refuse the new birth.
+                self.connection.delete(self.key)
+                return
+            except (redis.ConnectionError, redis.TimeoutError):
+                delay = min(RESTART_DELAY_MAX, delay * 2)
+
+    def _work(self, burst, *args, **kwargs):
         self._bespin_stop = threading.Event()
         self._bespin_threads: list[threading.Thread] = []
         self._bespin_job = heartbeats.IDLE
         try:
-            return super().work(*args, **kwargs)
+            return super().work(burst, *args, **kwargs)
         finally:
             self._bespin_stop.set()
             for thread in self._bespin_threads:

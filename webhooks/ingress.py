@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
-from bespin import bodylimit
+from bespin import bodylimit, outages
 from bespin.clients import address_of
 from webhooks import headers as h
 from webhooks import ingestion
@@ -88,12 +88,17 @@ def _valid_host(host: str, allowed: tuple[str, ...]) -> bool:
 
 
 def _in_thread(work, *args) -> list[Answer]:
-    """Run `work` off the event loop; a failure is logged and answered 500, never raised into
-    the server. Afterwards the thread's database connection goes back to the pool, as Django's
-    request_finished does after a view."""
+    """Run `work` off the event loop; a failure is logged and answered (503 while a part is
+    down, else 500), never raised into the server. Afterwards the thread's database connection
+    goes back to the pool, as Django's request_finished does after a view."""
     try:
         return work(*args)
-    except Exception:
+    except Exception as exc:
+        part = outages.unavailable_part(exc)
+        if part is not None:
+            log.warning("webhook_ingress_unavailable part=%s: %s", part, exc)
+            retry = {h.RETRY_AFTER: str(outages.RETRY_AFTER_SECONDS)}
+            return [Answer(503, outages.unavailable_body(part), retry)] * len(args[0])
         log.exception("webhook_ingress_error")
         return [Answer(500, {"error": "internal server error"})] * len(args[0])
     finally:
