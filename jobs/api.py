@@ -3,11 +3,11 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from bespin.pagination import NewestFirst
 from jobs import kinds, lifecycle, selectors
 from jobs.callers import CreationThrottle, caller_of
 from jobs.serializers import (
@@ -109,7 +109,7 @@ class JobList(APIView):
 
     @extend_schema(
         operation_id="jobs_list",
-        parameters=[JobListFilter, OpenApiParameter("page", int)],
+        parameters=[JobListFilter, OpenApiParameter("cursor", str, description="from `next` or `previous`")],
         responses={200: JobSerializer(many=True), 400: _BAD_INPUT, 401: _ERROR, 403: _ERROR, 404: _ERROR},
     )
     def get(self, request):
@@ -120,7 +120,7 @@ class JobList(APIView):
         jobs = selectors.jobs_visible_to(
             request.user, status=filters.validated_data.get("status"), kind=filters.validated_data.get("type")
         )
-        paginator = PageNumberPagination()
+        paginator = NewestFirst()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
 

@@ -21,7 +21,7 @@ class JobFilters(forms.Form):
     q = forms.CharField(
         required=False,
         max_length=36,
-        label="Job id contains",
+        label="Job id starts with",
         validators=[
             RegexValidator(r"^[0-9a-fA-F-]*$", "A job id has only the digits 0-9, the letters a-f and dashes.")
         ],

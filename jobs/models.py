@@ -181,3 +181,30 @@ class JobTallyDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count:+} {self.kind} {self.event} (bucket {self.bucket})"
+
+
+class JobMinute(models.Model):
+    """Jobs of an owner (NO_OWNER, or EVERYONE) that completed or failed within a minute: the
+    overview's charts of the last hour read sixty of these instead of every job that finished.
+    Rows older than MINUTES_KEPT are dropped as the deltas are folded in."""
+
+    owner_id = models.IntegerField()
+    minute = models.DateTimeField()
+    status = models.CharField(max_length=16)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner_id", "minute", "status"], name="job_minute_key")]
+
+    def __str__(self) -> str:
+        return f"owner {self.owner_id}: {self.n} {self.status} at {self.minute:%H:%M}"
+
+
+class JobMinuteDelta(models.Model):
+    owner_id = models.IntegerField()
+    minute = models.DateTimeField()
+    status = models.CharField(max_length=16)
+    n = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"owner {self.owner_id}: {self.n:+} {self.status} at {self.minute:%H:%M}"

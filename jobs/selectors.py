@@ -1,11 +1,10 @@
 """Reads of jobs that are more than a one-line query."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count
-from django.db.models.functions import TruncMinute
 from django.http import Http404
 from django.utils import timezone
 
@@ -17,6 +16,8 @@ from jobs.models import (
     Job,
     JobCount,
     JobCountDelta,
+    JobMinute,
+    JobMinuteDelta,
     JobStatus,
     JobTally,
     JobTallyDelta,
@@ -143,31 +144,60 @@ def counts_by_status(*, owner_id: int) -> dict[str, int]:
 
 
 def finished_per_minute(user, *, minutes: int = 60, now: datetime | None = None) -> list[MinuteStats]:
-    """Jobs of `user` that completed or failed in each of the last `minutes` minutes, oldest
-    first; the last bucket is the current, unfinished minute."""
+    """Jobs of `user` (staff: every job) that completed or failed in each of the last
+    `minutes` minutes, oldest first; the last bucket is the current, unfinished minute. Read
+    from the per-minute counts and their deltas (jobs.tallies): at most a few hundred rows."""
     end = (now or timezone.now()).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(minutes=minutes)
-    rows = (
-        jobs_visible_to(user)
-        .order_by()
-        .filter(finished_at__gte=start, finished_at__lt=end, status__in=(JobStatus.COMPLETED, JobStatus.FAILED))
-        .annotate(minute=TruncMinute("finished_at"))
-        .values("minute", "status")
-        .annotate(n=Count("id"))
+    owner_id = EVERYONE if user.is_staff else user.pk
+    deltas = "" if owner_id == EVERYONE else "owner_id = %s AND"
+    sql = (
+        f"SELECT minute, status, sum(n) FROM (SELECT minute, status, n FROM {JobMinute._meta.db_table} "
+        f"WHERE owner_id = %s AND minute >= %s AND minute < %s UNION ALL SELECT minute, status, n "
+        f"FROM {JobMinuteDelta._meta.db_table} WHERE {deltas} minute >= %s AND minute < %s) counted GROUP BY 1, 2"
     )
+    params = [owner_id, start, end] + ([] if owner_id == EVERYONE else [owner_id]) + [start, end]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     finished: dict[datetime, int] = {}
     failed: dict[datetime, int] = {}
-    for row in rows:
-        finished[row["minute"]] = finished.get(row["minute"], 0) + row["n"]
-        if row["status"] == JobStatus.FAILED:
-            failed[row["minute"]] = row["n"]
+    for minute, status, n in rows:
+        finished[minute] = finished.get(minute, 0) + int(n)
+        if status == JobStatus.FAILED:
+            failed[minute] = failed.get(minute, 0) + int(n)
     buckets = [start + timedelta(minutes=i) for i in range(minutes)]
     return [MinuteStats(minute, finished.get(minute, 0), failed.get(minute, 0)) for minute in buckets]
 
 
-def search_jobs(user, *, status: str | None = None, kind: str | None = None, id_contains: str = ""):
-    """`jobs_visible_to` narrowed to ids containing `id_contains` (as written: lowercase, dashed)."""
+def search_jobs(user, *, status: str | None = None, kind: str | None = None, id_prefix: str = ""):
+    """`jobs_visible_to` narrowed to ids starting with `id_prefix` (hex digits, dashes
+    ignored): a range of the primary key, not a scan of every id as text."""
     jobs = jobs_visible_to(user, status=status, kind=kind)
-    if id_contains:
-        jobs = jobs.filter(id__icontains=id_contains)
+    digits = id_prefix.replace("-", "").lower()
+    if digits:
+        jobs = jobs.filter(id__gte=uuid.UUID(digits.ljust(32, "0")), id__lte=uuid.UUID(digits.ljust(32, "f")))
     return jobs
+
+
+def count_jobs(user, *, status: str | None = None, kind: str | None = None) -> int:
+    """How many jobs `user` may list (staff: every job) in `status` and of `kind`, from the
+    counts table and its deltas: never a COUNT over the jobs."""
+    owner_id = EVERYONE if user.is_staff else user.pk
+    where, params = ["owner_id = %s"], [owner_id]
+    if status:
+        where.append("status = %s")
+        params.append(status)
+    if kind:
+        where.append("kind = %s")
+        params.append(kind)
+    delta_where = where if owner_id != EVERYONE else where[1:]
+    delta_params = params if owner_id != EVERYONE else params[1:]
+    delta_clause = f"WHERE {' AND '.join(delta_where)}" if delta_where else ""
+    sql = (
+        f"SELECT coalesce(sum(n), 0) FROM (SELECT n FROM {JobCount._meta.db_table} WHERE {' AND '.join(where)} "
+        f"UNION ALL SELECT n FROM {JobCountDelta._meta.db_table} {delta_clause}) counted"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + delta_params)
+        return int(cursor.fetchone()[0])

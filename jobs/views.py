@@ -12,13 +12,13 @@ import redis
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
+from bespin.pagination import BadCursor, NewestFirst, Page, without_cursor
 from jobs import kinds, lifecycle, selectors
 from jobs.callers import caller_of
 from jobs.charts import last_hour_charts
@@ -79,15 +79,16 @@ def overview(request):
 
 def _render_job_list(request, *, failed_form: KindForm | None = None, error: str = "", status: int = 200):
     filters = JobFilters(request.GET)
-    page = None
+    page = total = None
     if filters.is_valid():
-        jobs = selectors.search_jobs(
-            request.user,
-            status=filters.cleaned_data["status"] or None,
-            kind=filters.cleaned_data["type"] or None,
-            id_contains=filters.cleaned_data["q"].lower(),
-        )
-        page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+        wanted = {"status": filters.cleaned_data["status"] or None, "kind": filters.cleaned_data["type"] or None}
+        jobs = selectors.search_jobs(request.user, **wanted, id_prefix=filters.cleaned_data["q"])
+        try:
+            page = Page(request, jobs, NewestFirst, page_size=PAGE_SIZE)
+        except BadCursor:
+            return redirect(f"{reverse('job-list')}?{without_cursor(request)}")
+        # Counted from the counts table; a search by id has no such count.
+        total = None if filters.cleaned_data["q"] else selectors.count_jobs(request.user, **wanted)
     else:
         status = 400
         for name in filters.errors:
@@ -100,9 +101,10 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         "filters": filters,
         "filtered": any(request.GET.get(name) for name in JobFilters.base_fields),
         "page": page,
+        "total": total,
         # New jobs go on top: only the first page takes in a job it does not show yet.
-        "first_page": page is not None and page.number == 1,
-        "jobs": page.object_list if page is not None else [],
+        "first_page": page is not None and page.is_first,
+        "jobs": page.items if page is not None else [],
         "kind_forms": kind_forms,
         "start_error": error,
         "stream_url": _job_stream(request.user),

@@ -3,11 +3,11 @@ Deliveries (`POST /api/webhooks/<source>`) are received by webhooks.ingress."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bespin.pagination import ReceivedNewestFirst
 from webhooks import selectors
 from webhooks.serializers import ReceiptListFilter, ReceiptSerializer
 
@@ -33,7 +33,7 @@ class ReceiptList(APIView):
         filters = ReceiptListFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         found = selectors.receipts(**filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = ReceivedNewestFirst()
         page = paginator.paginate_queryset(found, request, view=self)
         return paginator.get_paginated_response(ReceiptSerializer(page, many=True, context={"request": request}).data)
 

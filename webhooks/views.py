@@ -8,11 +8,12 @@ from functools import wraps
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.core.validators import RegexValidator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
+from bespin.pagination import BadCursor, Page, ReceivedNewestFirst, without_cursor
 from webhooks import selectors
 from webhooks.models import SOURCE_NAME_PATTERN
 
@@ -62,7 +63,10 @@ def receipt_list(request):
     page, status = None, 200
     if filters.is_valid():
         found = selectors.receipts(**{name: value for name, value in filters.cleaned_data.items() if value})
-        page = Paginator(found.select_related("job"), PAGE_SIZE).get_page(request.GET.get("page"))
+        try:
+            page = Page(request, found.select_related("job"), ReceivedNewestFirst, page_size=PAGE_SIZE)
+        except BadCursor:
+            return redirect(f"{reverse('webhook-receipts')}?{without_cursor(request)}")
     else:
         status = 400
         for name in filters.errors:
@@ -71,7 +75,7 @@ def receipt_list(request):
         "filters": filters,
         "filtered": any(request.GET.get(name) for name in ReceiptFilters.base_fields),
         "page": page,
-        "receipts": page.object_list if page is not None else [],
+        "receipts": page.items if page is not None else [],
     }
     return render(request, "webhooks/receipts.html", context, status=status)
 

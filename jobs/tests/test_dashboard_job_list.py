@@ -37,12 +37,14 @@ def test_filters_by_status_and_type(client, owner, make_job):
     assert _ids(client.get(reverse("job-list"), {"type": "sleep", "status": "completed"})) == []
 
 
-def test_search_finds_a_job_by_part_of_its_id(client, owner, make_job):
+def test_search_finds_a_job_by_the_start_of_its_id(client, owner, make_job):
     jobs = [make_job(owner=owner) for _ in range(3)]
     client.force_login(owner)
     target = str(jobs[1].id)
-    for part in (target, target[9:18], target[:8].upper()):
+    # The start of an id, with or without its dashes, in either case: a range of the primary key.
+    for part in (target, target[:13], target[:8].upper(), target.replace("-", "")[:10]):
         assert _ids(client.get(reverse("job-list"), {"q": part})) == [target]
+    assert _ids(client.get(reverse("job-list"), {"q": target[9:18]})) == []
 
 
 def test_a_filter_that_matches_nothing_says_so(client, owner, make_job):
@@ -73,24 +75,27 @@ def test_a_bad_filter_is_400_with_the_reason_beside_it(client, owner, make_job, 
     assert response.context["jobs"] == []
 
 
-def test_the_list_is_paginated_and_pages_keep_the_filters(client, owner, make_job):
+def test_the_list_is_paged_by_cursor_and_pages_keep_the_filters(client, owner, make_job):
     for _ in range(views.PAGE_SIZE + 2):
         make_job(owner=owner)
     client.force_login(owner)
     first = client.get(reverse("job-list"), {"type": "random_text"})
     assert len(first.context["jobs"]) == views.PAGE_SIZE
-    assert 'href="?type=random_text&amp;page=2"' in first.content.decode()
-    second = client.get(reverse("job-list"), {"type": "random_text", "page": "2"})
+    assert f"{views.PAGE_SIZE + 2} jobs match" in first.content.decode()
+    older = first.context["page"].older
+    assert older.startswith(reverse("job-list") + "?") and "type=random_text" in older
+    second = client.get(older)
     assert len(second.context["jobs"]) == 2
     assert not set(_ids(first)) & set(_ids(second))
+    assert _ids(client.get(second.context["page"].newer)) == _ids(first)
 
 
-@pytest.mark.parametrize("page", ["abc", "99", "-1"])
-def test_a_page_out_of_range_shows_the_nearest_page(client, owner, make_job, page):
+@pytest.mark.parametrize("cursor", ["abc", "cD05OTk5", "-1"])
+def test_a_bad_cursor_goes_back_to_the_first_page_keeping_the_filters(client, owner, make_job, cursor):
     make_job(owner=owner)
     client.force_login(owner)
-    response = client.get(reverse("job-list"), {"page": page})
-    assert response.status_code == 200
+    response = client.get(reverse("job-list"), {"cursor": cursor, "type": "random_text"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("job-list") + "?type=random_text"
     assert len(response.context["jobs"]) == 1
 
 
@@ -110,7 +115,8 @@ def test_an_empty_first_page_takes_in_new_jobs_live_and_later_pages_do_not(clien
     assert 'data-first-page="true"' in client.get(reverse("job-list")).content.decode()
     for _ in range(views.PAGE_SIZE + 1):
         make_job(owner=owner)
-    assert 'data-first-page="false"' in client.get(reverse("job-list"), {"page": "2"}).content.decode()
+    older = client.get(reverse("job-list")).context["page"].older
+    assert 'data-first-page="false"' in client.get(older).content.decode()
 
 
 def test_a_kind_registered_later_can_be_filtered_on(client, owner, make_job, register_kind):

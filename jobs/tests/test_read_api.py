@@ -38,14 +38,14 @@ def test_listing_shows_own_jobs_newest_first(api, owner, stranger):
     lifecycle.create_job(kind="random_text", params={}, owner=stranger)
     api.force_authenticate(owner)
     body = api.get("/api/jobs").json()
-    assert body["count"] == 2
     assert [row["id"] for row in body["results"]] == [str(second.id), str(first.id)]
+    assert body["next"] is body["previous"] is None
 
 
 def test_stranger_does_not_see_others_jobs(api, owner, stranger):
     lifecycle.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(stranger)
-    assert api.get("/api/jobs").json()["count"] == 0
+    assert len(api.get("/api/jobs").json()["results"]) == 0
 
 
 def test_staff_lists_every_job(api, owner, stranger, staff):
@@ -53,19 +53,19 @@ def test_staff_lists_every_job(api, owner, stranger, staff):
     lifecycle.create_job(kind="random_text", params={}, owner=stranger)
     lifecycle.create_job(kind="random_text", params={})
     api.force_authenticate(staff)
-    assert api.get("/api/jobs").json()["count"] == 3
+    assert len(api.get("/api/jobs").json()["results"]) == 3
 
 
 def test_listing_filters_by_status_and_type(api, owner):
     lifecycle.create_job(kind="sleep", params={"seconds": 0}, owner=owner)
     lifecycle.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(owner)
-    assert api.get("/api/jobs?type=sleep").json()["count"] == 1
-    assert api.get(f"/api/jobs?status={JobStatus.PENDING}").json()["count"] == 2
-    assert api.get(f"/api/jobs?status={JobStatus.COMPLETED}").json()["count"] == 0
+    assert len(api.get("/api/jobs?type=sleep").json()["results"]) == 1
+    assert len(api.get(f"/api/jobs?status={JobStatus.PENDING}").json()["results"]) == 2
+    assert len(api.get(f"/api/jobs?status={JobStatus.COMPLETED}").json()["results"]) == 0
 
 
-@pytest.mark.parametrize("query", ["status=done", "type=nope", "page=abc", "page=99"])
+@pytest.mark.parametrize("query", ["status=done", "type=nope", "cursor=abc", "cursor=cD05OTk5"])
 def test_bad_list_filter_or_page_is_a_4xx_with_reason(api, owner, query):
     api.force_authenticate(owner)
     response = api.get(f"/api/jobs?{query}")
@@ -73,13 +73,15 @@ def test_bad_list_filter_or_page_is_a_4xx_with_reason(api, owner, query):
     assert response.json()["error"]
 
 
-def test_listing_is_paginated(api, owner):
-    for _ in range(25):
-        lifecycle.create_job(kind="random_text", params={}, owner=owner)
+def test_listing_is_paged_by_cursor_newest_first(api, owner):
+    created = [str(lifecycle.create_job(kind="random_text", params={}, owner=owner).id) for _ in range(25)]
     api.force_authenticate(owner)
-    body = api.get("/api/jobs").json()
-    assert (body["count"], len(body["results"])) == (25, 20)
-    assert len(api.get(body["next"]).json()["results"]) == 5
+    first = api.get("/api/jobs").json()
+    assert len(first["results"]) == 20 and first["previous"] is None and "count" not in first
+    second = api.get(first["next"]).json()
+    assert len(second["results"]) == 5 and second["next"] is None
+    assert [row["id"] for row in first["results"] + second["results"]] == created[::-1]
+    assert [row["id"] for row in api.get(second["previous"]).json()["results"]] == created[::-1][:20]
 
 
 def test_token_authentication_lists_own_jobs(api, owner):
@@ -88,4 +90,4 @@ def test_token_authentication_lists_own_jobs(api, owner):
     lifecycle.create_job(kind="random_text", params={}, owner=owner)
     token = Token.objects.create(user=owner)
     response = api.get("/api/jobs", HTTP_AUTHORIZATION=f"Token {token.key}")
-    assert response.json()["count"] == 1
+    assert len(response.json()["results"]) == 1

@@ -15,7 +15,6 @@ def test_staff_lists_receipts_newest_first(api, staff, make_receipt):
     newer = make_receipt()
     api.force_authenticate(staff)
     body = api.get("/api/webhooks").json()
-    assert body["count"] == 2
     assert [row["id"] for row in body["results"]] == [str(newer.id), str(older.id)]
     assert set(body["results"][0]) >= {"id", "source", "event", "delivery_id", "payload", "headers", "verified",
                                        "received_at", "job_id"}  # fmt: skip
@@ -35,7 +34,7 @@ def test_staff_token_works_without_a_session(api, staff, make_receipt):
     token = Token.objects.create(user=staff)
     response = api.get("/api/webhooks", headers={"Authorization": f"Token {token.key}"})
     assert response.status_code == 200
-    assert response.json()["count"] == 1
+    assert len(response.json()["results"]) == 1
 
 
 @pytest.mark.parametrize("who", ["owner", "teammate", "stranger"])
@@ -74,7 +73,7 @@ def test_filters_by_source_event_verified_and_time_range(api, staff, make_receip
     def count(query: str) -> int:
         response = api.get(f"/api/webhooks?{query}")
         assert response.status_code == 200, response.json()
-        return response.json()["count"]
+        return len(response.json()["results"])
 
     assert count("source=acme") == 2
     assert count("event=push") == 1
@@ -87,7 +86,7 @@ def test_filters_by_source_event_verified_and_time_range(api, staff, make_receip
     assert count(f"received_after={since}&received_before={until}") == 1
 
 
-@pytest.mark.parametrize("query", ["verified=maybe", "received_after=yesterday", "page=abc", "page=99"])
+@pytest.mark.parametrize("query", ["verified=maybe", "received_after=yesterday", "cursor=abc", "cursor=cD05OTk5"])
 def test_bad_filter_or_page_is_a_4xx_with_reason(api, staff, query):
     api.force_authenticate(staff)
     response = api.get(f"/api/webhooks?{query}")
@@ -100,8 +99,8 @@ def test_listing_is_paginated(api, staff, make_receipt):
         make_receipt()
     api.force_authenticate(staff)
     body = api.get("/api/webhooks").json()
-    assert (body["count"], len(body["results"])) == (25, 20)
-    assert api.get("/api/webhooks?page=2").json()["results"].__len__() == 5
+    assert len(body["results"]) == 20 and "count" not in body
+    assert len(api.get(body["next"]).json()["results"]) == 5
 
 
 def test_browsable_api_renders_the_list_for_staff(client, staff, make_receipt):
