@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed ## Create .venv and install the pinned requirements
 
-dev: install ## Create the database if missing, migrate, run Daphne and a worker on PORT (Ctrl-C stops both)
+dev: install ## Create the database if missing, migrate, run Daphne and a worker on PORT (Ctrl-C stops both; twice: at once)
 	@PORT=$(PORT) ./run.sh dev
 
 browser: ## Install Debian's Chromium for the browser tests (once)
@@ -35,9 +35,11 @@ test: install browser ## Run the whole test suite against the local PostgreSQL a
 lint: install ## Check formatting and lint with ruff
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-build: install ## Django's deployment checks and collectstatic
-	SECRET_KEY=$${SECRET_KEY:-bespin-build-check-key-$$RANDOM$$RANDOM$$RANDOM$$RANDOM} $(PY) manage.py check
-	SECRET_KEY=$${SECRET_KEY:-bespin-build-check-key} $(PY) manage.py collectstatic --noinput -v0
+# collectstatic first: the deployment checks then judge the files the server will serve
+# (bespin.W001/W002). Without a SECRET_KEY, a random one as long as production's should be.
+build: install ## collectstatic, then Django's checks with the deployment ones (run with production's settings)
+	SECRET_KEY=$${SECRET_KEY:-collectstatic-only} $(PY) manage.py collectstatic --noinput -v0
+	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} $(PY) manage.py check --deploy
 
 bench: install ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
 	$(PY) bench/run.py $(if $(QUICK),--quick)

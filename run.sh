@@ -16,23 +16,85 @@ ensure_venv() {
   fi
 }
 
+# `make dev` and `./run.sh dev`: Daphne and one worker until Ctrl-C.
+#
+# Ctrl-C sends SIGINT to the terminal's whole foreground process group: make, this script
+# and, were they in it, the server and the worker. RQ takes a second signal within a second
+# as a repeat and ignores it, Daphne ignores SIGINT when started in the background, and make
+# waits for this script: so the children must not get the terminal's signals besides ours,
+# or the first Ctrl-C would be two signals to the worker and the second none. Each child
+# runs in a session of its own, out of the terminal's reach, and only this script signals it:
+#   first Ctrl-C (or SIGTERM, SIGHUP): SIGTERM to both; the worker finishes its running job
+#     (RQ's warm shutdown), the server closes; this script waits for both;
+#   a second one while it waits: SIGKILL to both sessions' process groups, the worker's
+#     scheduler child included; a job left running is the recovery sweep's to re-run or fail.
+# Either way this script returns only once neither is running (make returns after it). Only
+# SIGKILL of this script itself, which nothing can trap, leaves the children behind.
 dev() {
   ensure_venv
   export DEBUG=${DEBUG:-1}
   "$PY" manage.py bootstrap
-  serve "$VENV/bin/" &
-  local web=$!
-  "$PY" manage.py rqworker default &
-  local worker=$!
-  trap 'echo; echo "stopping Bespin"; kill $web $worker 2>/dev/null; wait $web $worker 2>/dev/null; exit 0' INT TERM
+  # From here a failing command must not end the script with its children still running.
+  set +e
+  DEV_PIDS=()
+  DEV_SIGNALS=0
+  DEV_STATUS=0
+  trap 'dev_signal 2' INT
+  trap 'dev_signal 15' TERM
+  trap 'dev_signal 1' HUP
+  dev_start ./run.sh serve
+  dev_start "$PY" manage.py rqworker default
   sleep 1
-  echo
-  echo "Bespin is running at http://localhost:$PORT/  (API http://localhost:$PORT/api/, admin http://localhost:$PORT/admin/)"
-  echo "Ctrl-C stops the server and the worker."
-  wait -n $web $worker
-  echo "a Bespin process exited; stopping the other" >&2
-  kill $web $worker 2>/dev/null || true
-  exit 1
+  if [ "$DEV_SIGNALS" = 0 ]; then
+    echo
+    echo "Bespin is running at http://localhost:$PORT/  (API http://localhost:$PORT/api/, admin http://localhost:$PORT/admin/)"
+    echo "Ctrl-C stops the server and the worker (once the running job ends; twice: at once)."
+    # Until one of them exits or a signal arrives (a trapped signal ends `wait` early).
+    wait -n "${DEV_PIDS[@]}"
+    if [ "$DEV_SIGNALS" = 0 ]; then
+      echo "a Bespin process exited; stopping the other" >&2
+      DEV_STATUS=1
+      kill -TERM "${DEV_PIDS[@]}" 2>/dev/null
+    fi
+  fi
+  # Until both have exited: `wait` returns early for each trapped signal, so wait again.
+  while :; do
+    local seen=$DEV_SIGNALS
+    wait "${DEV_PIDS[@]}" 2>/dev/null
+    [ "$DEV_SIGNALS" = "$seen" ] && break
+  done
+  # A child that died abruptly may have left its own children (RQ's scheduler) behind.
+  dev_kill_groups
+  exit "$DEV_STATUS"
+}
+
+# Start "$@" in the background, in a session (and process group) of its own, under its own
+# pid: Python's setsid() then exec, as util-linux's setsid does where it exists.
+dev_start() {
+  "$PY" -c 'import os, sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])' "$@" </dev/null &
+  DEV_PIDS+=("$!")
+  # A Ctrl-C that came while it was starting was not sent to it.
+  [ "$DEV_SIGNALS" = 0 ] || kill -TERM "$!" 2>/dev/null
+}
+
+dev_signal() {
+  DEV_SIGNALS=$((DEV_SIGNALS + 1))
+  [ "$DEV_STATUS" != 0 ] || DEV_STATUS=$((128 + $1))
+  if [ "$DEV_SIGNALS" = 1 ]; then
+    echo; echo "stopping Bespin: the worker finishes its running job (Ctrl-C again: stop at once)" >&2
+    kill -TERM "${DEV_PIDS[@]}" 2>/dev/null
+  else
+    echo "stopping Bespin at once; a job left running is re-run or failed by the recovery sweep" >&2
+    dev_kill_groups
+  fi
+}
+
+dev_kill_groups() {
+  local pid
+  for pid in "${DEV_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
+  # A child still between fork and setsid has no group yet: kill it by pid, but only while
+  # it is this shell's running child, never a stranger that has since been given its number.
+  for pid in $(jobs -pr); do kill -KILL "$pid" 2>/dev/null; done
 }
 
 # The ASGI server: Daphne by default; BESPIN_SERVER=uvicorn runs uvicorn (uvloop, httptools),
@@ -56,11 +118,12 @@ case "${1:-help}" in
   serve) if [ -x "$VENV/bin/daphne" ]; then serve "$VENV/bin/"; else serve; fi ;;
   docker) compose up --build ;;
   clean) rm -rf "$VENV" staticfiles .pytest_cache .ruff_cache .hypothesis; find . -name __pycache__ -prune -exec rm -rf {} + ;;
-  docker-clean) compose down --volumes --remove-orphans ;;
+  # Compose reads the whole file, SECRET_KEY's "must be set" included, even to take it down.
+  docker-clean) SECRET_KEY=${SECRET_KEY:-unused-by-compose-down} compose down --volumes --remove-orphans ;;
   help|*)
     cat <<'USAGE'
 Usage: ./run.sh COMMAND
-  dev           create .venv, set up the database, run Daphne and one worker (Ctrl-C stops both)
+  dev           create .venv, set up the database, run Daphne and one worker (Ctrl-C stops both; twice: at once)
   serve         run the ASGI server only (Daphne, or uvicorn with BESPIN_SERVER=uvicorn), as containers do
   docker        run PostgreSQL, Redis, the server and a worker with Docker Compose
   clean         remove the virtualenv, caches and collected static files

@@ -21,6 +21,7 @@ THROUGHPUT_FACTOR = 0.8
 CREATION_TARGET = 1000
 WEBHOOK_TARGET = 1000
 SOCKETS_TARGET = 5000
+PAGE_TARGET_MS = 50
 
 
 def machine_info() -> dict:
@@ -160,9 +161,36 @@ def render(results: dict, machine: dict, *, quick: bool) -> str:
         "",
         *_cpu_table(results),
         "",
+        *_pages_table(results.get("pages")),
+        "",
         *_queries(results.get("queries", {})),
     ]
     return "\n".join(lines)
+
+
+def _pages_table(pages: dict | None) -> list[str]:
+    """p50 of each page at each table size, as staff over HTTP to Daphne."""
+    if not pages or not pages.get("sizes"):
+        return ["Pages with a large table: not measured."]
+    sizes = pages["sizes"]
+    head = " | ".join(f"p50 at {size['jobs']:,} jobs" for size in sizes)
+    rows = []
+    for name in sizes[0]["pages"]:
+        cells = []
+        for size in sizes:
+            page = size["pages"][name]
+            statuses = "" if page["statuses"] == [200] else f" (answered {page['statuses']})"
+            cells.append(f"{page['p50_ms']:.1f} ms{statuses}")
+        worst = max(size["pages"][name]["p50_ms"] for size in sizes)
+        rows.append(f"| {name} | {' | '.join(cells)} | {_met(worst <= PAGE_TARGET_MS)} |")
+    seeded = ", ".join(f"{size['jobs']:,} in {size['seed_seconds']:.0f} s" for size in sizes)
+    return [
+        f"Pages as staff with the jobs table grown by COPY (seeded {seeded}); target p50 ≤ {PAGE_TARGET_MS} ms:",
+        "",
+        f"| page | {head} | met? |",
+        "|---|" + "---|" * len(sizes) + "---|",
+        *rows,
+    ]
 
 
 def _cpu_table(results: dict) -> list[str]:

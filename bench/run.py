@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import measure, profiling, rawrq, report  # noqa: E402
+from bench import bigtable, measure, profiling, rawrq, report  # noqa: E402
 from bench.measure import run_async  # noqa: E402
 from bench.stack import DEFAULT_REDIS_URL, ROOT, Stack, raise_open_files  # noqa: E402
 
@@ -40,6 +40,9 @@ FULL = {
     "ws_client_processes": 2,
     "load_seconds": 20.0,
     "time_limit": 150.0,
+    # Table sizes at which each page is timed (bench/bigtable.py), and requests per page.
+    "table_sizes": [1_000_000, 10_000_000],
+    "page_samples": 20,
 }
 QUICK = {
     **FULL,
@@ -52,6 +55,8 @@ QUICK = {
     "ws_client_processes": 1,
     "load_seconds": 5.0,
     "time_limit": 20.0,
+    "table_sizes": [50_000, 100_000],
+    "page_samples": 5,
 }
 OUT = ROOT / "bench" / "out"
 UNBATCHED = "daphne-unbatched"
@@ -131,6 +136,11 @@ def measure_all(stack: Stack, config: dict) -> dict:
         stack, daphne, sockets=sockets, client_processes=config["ws_client_processes"], time_limit=limit
     )
     measure.truncate_jobs(stack)
+
+    sizes, samples = config["table_sizes"], config["page_samples"]
+    step(f"pages with {', '.join(f'{n:,}' for n in sizes)} jobs in the table (seeded with COPY)")
+    with measure.WorkersSuspended(stack):
+        results["pages"] = bigtable.measure(stack, daphne, sizes=sizes, samples=samples)
     return results
 
 

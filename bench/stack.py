@@ -92,6 +92,7 @@ class Stack:
             # The load is anonymous and from one address: no rate, no cap on unfinished jobs.
             "BESPIN_THROTTLE_ANON": "",
             "BESPIN_ANON_MAX_UNFINISHED": "0",
+            "BESPIN_METRICS_TOKEN": "bench-metrics-token",
             # The ingestion figure measures storing deliveries, not the per-source limiter.
             "BESPIN_WEBHOOK_RATE_PER_MINUTE": "0",
             f"{WEBHOOK_SOURCE.upper()}_WEBHOOK_SECRET": WEBHOOK_SECRET,

@@ -4,7 +4,12 @@ them at scrape time, so that every server answers the same whatever process did 
 Counters come from tables and Redis hashes that only grow (jobs.models.JobTally, the webhooks
 app's counters), so pruning jobs or receipts never makes one go down. Each scrape costs a
 fixed handful of small queries, however many jobs the table holds.
+
+They reveal job and webhook volumes, so they are for the scraper only: it sends
+`Authorization: Bearer <BESPIN_METRICS_TOKEN>`; without a token configured they are not served.
 """
+
+import hmac
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -70,6 +75,15 @@ registry.register(BespinCollector())
 
 
 def metrics(request):
-    if not settings.METRICS_ENABLED:
-        raise Http404("metrics are off; set BESPIN_METRICS=1")
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404("metrics are off; set BESPIN_METRICS_TOKEN")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        response = HttpResponse("metrics need Authorization: Bearer <token>\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    # In constant time, so that the answer's timing does not tell how much of a guess was right.
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return HttpResponse("wrong metrics token\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -24,8 +24,27 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1)
 if env_bool("BESPIN_BEHIND_TLS_PROXY", False):
     # The proxy terminates TLS: trust its X-Forwarded-Proto so links and cookies say https/wss.
+    # Only then: without a proxy that sets the header, any client could claim https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Cookies that never travel over plain HTTP, where anyone on the path could read a session.
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # Browsers that once saw Bespin over https refuse plain http to it for this long (a year).
+    # Subdomains too: they are subdomains of the host Bespin is served on (jobs.example.com's,
+    # not example.com's), which nothing else should be serving over plain http. Served at a
+    # domain's apex with plain-http siblings, set BESPIN_HSTS_SECONDS=0 and let the proxy send
+    # the header it wants. HSTS is sent on https requests only, as it must be.
+    SECURE_HSTS_SECONDS = env_int("BESPIN_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # No SECURE_SSL_REDIRECT: the proxy redirects http to https. Django would also redirect
+    # what reaches it without the proxy (health probes, a Prometheus scrape on the internal
+    # port), which sends no X-Forwarded-Proto and must get an answer, not a 301.
+SILENCED_SYSTEM_CHECKS = [
+    # SECURE_SSL_REDIRECT is off on purpose: see above.
+    "security.W008",
+    # HSTS preloading commits the whole registered domain, every subdomain, to browsers' lists
+    # for months: a decision for the domain's owner, not for one application on it.
+    "security.W021",
+]
 
 INSTALLED_APPS = [
     "daphne",
@@ -42,11 +61,14 @@ INSTALLED_APPS = [
     "django_rq",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "bespin.apps.BespinConfig",
     "jobs",
     "webhooks",
 ]
 
 MIDDLEWARE = [
+    # First, so that a PostgreSQL or Redis outage anywhere below answers 503, never 500.
+    "bespin.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,7 +111,8 @@ if env_bool("BESPIN_DB_POOL", True):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env_int("BESPIN_DB_POOL_SIZE", 10, minimum=1),
-        "timeout": 10,
+        # While PostgreSQL is down, a request waits this long for a connection, then gets 503.
+        "timeout": 5,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -141,16 +164,25 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `make build` (collectstatic) puts hashed, compressed copies for WhiteNoise to serve.
+STATIC_ROOT = Path(env_str("BESPIN_STATIC_ROOT", "") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed names from collectstatic's manifest, and the source file's own name for what
+        # the manifest lacks (not collected, or collected before the file existed): a server
+        # started without `make build` serves every page, never a 500 (bespin/staticfiles.py).
+        "BACKEND": "bespin.staticfiles.ManifestOrSourceStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# ...and WhiteNoise serves those source files (what collectstatic would collect, nothing else);
+# the collected hashed copies still come from STATIC_ROOT, compressed and cached for good.
+WHITENOISE_USE_FINDERS = True
+# Files served at the site's root, such as /favicon.ico, which browsers ask for unprompted.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 
 def _rate(name: str, default: str) -> str | None:
@@ -182,7 +214,7 @@ REST_FRAMEWORK = {
     # Proxies in front whose X-Forwarded-For to trust; 0 takes the client's own address, so a
     # client cannot pick its identity (and its throttle bucket) with a header.
     "NUM_PROXIES": env_int("BESPIN_NUM_PROXIES", 0, minimum=0),
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "bespin.pagination.NewestFirst",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "bespin.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"job_create_anon": THROTTLE_ANON},
@@ -202,9 +234,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Prometheus metrics at /metrics, for `Authorization: Bearer <token>`; no token, not served.
-METRICS_TOKEN = env_str("BESPIN_METRICS_TOKEN", "") or ""
-METRICS_ENABLED = env_bool("BESPIN_METRICS", False)
+# Prometheus metrics at /metrics, for `Authorization: Bearer <token>`; no token, not served
+# (they reveal job and webhook volumes). Surrounding blanks are dropped: a token read from a
+# file often ends with a newline the scraper does not send.
+METRICS_TOKEN = (env_str("BESPIN_METRICS_TOKEN", "") or "").strip()
 
 # The largest request body, webhooks aside (bespin/bodylimit.py): 413 past it.
 MAX_BODY_BYTES = env_int("BESPIN_MAX_BODY_BYTES", 1024 * 1024, minimum=1)

@@ -1,12 +1,43 @@
 """The files a new user runs Bespin with: Compose, run.sh and the Makefile."""
 
+import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 import yaml
 
 from conftest import ROOT
+
+needs_docker_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is not installed"
+)
+
+
+def docker_compose(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`docker-compose ARGS` with only these of the variables the compose file reads: neither
+    the caller's environment nor a `.env` beside the file may decide the outcome."""
+    read = ("SECRET_KEY", "PUBLISH_ADDRESS", "PORT", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS")
+    clean = {name: value for name, value in os.environ.items() if name not in read and not name.startswith("BESPIN_")}
+    with tempfile.NamedTemporaryFile(suffix=".env") as empty:  # Compose takes no /dev/null
+        return subprocess.run(
+            ["docker-compose", "--env-file", empty.name, *args],
+            cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+
+def published_ports(config: str) -> list[tuple[str, str, str]]:
+    """(host address, host port, container port) of the web service in `docker-compose config`,
+    whether it prints them short (Compose 1) or long (Compose 2)."""
+    ports = []
+    for port in yaml.safe_load(config)["services"]["web"]["ports"]:
+        if isinstance(port, str):
+            address, published, target = port.split("/")[0].split(":")
+        else:
+            address, published, target = port.get("host_ip", ""), port["published"], port["target"]
+        ports.append((address, str(published), str(target)))
+    return ports
 
 
 def test_compose_runs_postgresql_redis_a_server_and_a_worker():
@@ -21,12 +52,32 @@ def test_compose_runs_postgresql_redis_a_server_and_a_worker():
         assert environment["DATABASE_URL"].endswith("@db:5432/bespin")
         assert environment["REDIS_URL"] == "redis://redis:6379/0"
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+        # No default key: one written in this file would be every installation's.
+        assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?")
+    assert services["web"]["ports"] == ["${PUBLISH_ADDRESS:-127.0.0.1}:${PORT:-8000}:8000"]
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
+@needs_docker_compose
 def test_compose_file_is_valid_for_docker_compose():
-    result = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
+    result = docker_compose("config", "-q", SECRET_KEY="a-key-for-the-test")
     assert result.returncode == 0, result.stderr
+
+
+@needs_docker_compose
+def test_compose_refuses_to_start_without_a_secret_key():
+    result = docker_compose("config", "-q")
+    assert result.returncode != 0
+    assert "set SECRET_KEY" in result.stderr
+
+
+@needs_docker_compose
+def test_compose_publishes_the_server_on_localhost_unless_told_otherwise():
+    result = docker_compose("config", SECRET_KEY="a-key-for-the-test")
+    assert result.returncode == 0, result.stderr
+    assert published_ports(result.stdout) == [("127.0.0.1", "8000", "8000")]
+    result = docker_compose("config", SECRET_KEY="a-key-for-the-test", PUBLISH_ADDRESS="0.0.0.0", PORT="8080")
+    assert result.returncode == 0, result.stderr
+    assert published_ports(result.stdout) == [("0.0.0.0", "8080", "8000")]
 
 
 @pytest.mark.parametrize("command", [["./run.sh", "help"], ["make", "help"]])

@@ -48,17 +48,53 @@ def test_health_names_redis_when_it_is_down(tmp_path):
     assert body["checks"]["redis"]["ok"] is False
 
 
-def test_metrics_are_off_by_default(api):
+METRICS_TOKEN = "metrics-token-for-tests"
+
+
+def scrape(api):
+    return api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+
+
+@override_settings(METRICS_TOKEN="")
+def test_metrics_are_not_served_without_a_token_configured(api):
     assert api.get("/metrics").status_code == 404
+    assert api.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
 
 
-@override_settings(METRICS_ENABLED=True)
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Bearer", "Bearer  ", f"Token {METRICS_TOKEN}", f"Basic {METRICS_TOKEN}"]
+)
+def test_metrics_without_a_bearer_token_are_401_asking_for_one(api, authorization):
+    headers = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
+    response = api.get("/metrics", **headers)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert b"bespin_" not in response.content
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+@pytest.mark.parametrize("given", [METRICS_TOKEN[:-1], METRICS_TOKEN + "x", METRICS_TOKEN.upper(), "é" * 8])
+def test_metrics_with_a_wrong_token_are_403(api, given):
+    response = api.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {given}")
+    assert response.status_code == 403
+    assert b"bespin_" not in response.content
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
+def test_metrics_take_the_bearer_scheme_in_any_case(api):
+    response = api.get("/metrics", HTTP_AUTHORIZATION=f"bearer {METRICS_TOKEN}")
+    assert response.status_code == 200
+    assert b"bespin_queue_depth" in response.content
+
+
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
 def test_metrics_count_jobs_by_kind_and_status_with_a_histogram_of_run_times(api, run_worker):
     lifecycle.create_job(kind="random_text", params={"length": 3})
     lifecycle.create_job(kind="random_text", params={"length": 3})
     run_worker()
     lifecycle.create_job(kind="sleep", params={"seconds": 1})
-    response = api.get("/metrics")
+    response = scrape(api)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=")
     text = response.content.decode()
@@ -73,14 +109,14 @@ def test_metrics_count_jobs_by_kind_and_status_with_a_histogram_of_run_times(api
     assert "bespin_queue_depth 1.0" in text
 
 
-@override_settings(METRICS_ENABLED=True)
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
 def test_counters_never_go_down_when_jobs_are_deleted(api, run_worker):
     from jobs.models import Job
 
     lifecycle.create_job(kind="random_text", params={"length": 3})
     run_worker()
     Job.objects.all().delete()
-    text = api.get("/metrics").content.decode()
+    text = scrape(api).content.decode()
     assert 'bespin_jobs_created_total{kind="random_text"} 1.0' in text
     assert 'bespin_jobs_finished_total{kind="random_text",status="completed"} 1.0' in text
     assert 'bespin_jobs{status="completed"} 0.0' in text
@@ -142,7 +178,7 @@ def test_health_details_are_for_staff(api, staff):
     assert api.get("/api/health").json()["checks"]["workers"]["detail"].startswith("RuntimeError: no live workers")
 
 
-@override_settings(METRICS_ENABLED=True)
+@override_settings(METRICS_TOKEN=METRICS_TOKEN)
 def test_metrics_count_webhook_receipts_and_rejections_by_reason(api):
     import asyncio
     import hashlib
@@ -159,6 +195,6 @@ def test_metrics_count_webhook_receipts_and_rejections_by_reason(api):
     assert asyncio.run(asgi_post("/api/webhooks/acme", [body], good))[0] == 201
     assert asyncio.run(asgi_post("/api/webhooks/acme", [body], {"X-Webhook-Signature": "0" * 64}))[0] == 401
     WebhookReceipt.objects.all().delete()  # pruned: the counter stays
-    text = api.get("/metrics").content.decode()
+    text = scrape(api).content.decode()
     assert 'bespin_webhook_receipts_total{source="acme"} 1.0' in text
     assert 'bespin_webhook_rejections_total{reason="bad_signature",source="acme"} 1.0' in text

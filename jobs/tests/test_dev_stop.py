@@ -1,0 +1,216 @@
+"""`make dev`'s Ctrl-C: `./run.sh dev` stops the server and the worker, at once on a second
+Ctrl-C, and leaves neither running (nor the worker's scheduler child) once it returns.
+
+What the tests start runs in a session of its own, as a terminal's foreground job would, and
+they send SIGINT to its whole process group, as the terminal does on Ctrl-C.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, process_env
+from jobs import heartbeats, lifecycle
+from jobs.models import Job, JobStatus
+from jobs.tests.processes import free_port, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def process_table() -> dict[int, tuple[str, int, int]]:
+    """Every process: pid -> (state, parent pid, session id), from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # gone since listdir
+        # The command name, in parentheses, may hold spaces: the fields follow the last ")".
+        state, ppid, _pgrp, session = stat.rsplit(")", 1)[1].split()[:4]
+        table[int(entry)] = (state, int(ppid), int(session))
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    table = process_table()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, (_, ppid, _) in table.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those still running (a zombie runs nothing; it waits for its parent to read its status)."""
+    table = process_table()
+    return {pid for pid in pids if pid in table and table[pid][0] not in "ZX"}
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+class Dev:
+    """`./run.sh dev` (or `make dev`) on a free port with the test database and Redis."""
+
+    def __init__(self, logs: Path, command: list[str]):
+        self.port = free_port()
+        self.log_path = logs / "dev.log"
+        env = process_env(PORT=str(self.port), DEBUG="1", VENV=str(Path(sys.executable).parent.parent))
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [*command, f"PORT={self.port}"] if command[0] == "make" else command,
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.server = self.worker = 0
+        self.family: set[int] = set()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until_running(self, redis_conn) -> None:
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError(f"exited ({self.process.returncode}):\n{self.log()}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/test", timeout=1).read()
+            except OSError:
+                return False
+            return redis_conn.zcard(heartbeats.WORKERS_KEY) and "Bespin is running" in self.log()
+
+        wait_for(ready, 60, 0.2, "the server to answer, the worker's heartbeat and run.sh's greeting")
+        self.family = descendants(self.process.pid)
+        table = process_table()
+        (self.server,) = [pid for pid in self.family if "daphne" in command_line(pid)]
+        workers = {pid for pid in self.family if "rqworker" in command_line(pid)}
+        # The worker, not its scheduler (a fork of it, same command line).
+        (self.worker,) = [pid for pid in workers if table[pid][1] not in workers]
+        # The server, the worker and the worker's scheduler at least.
+        assert len(self.family - {self.process.pid}) >= 3, self.log()
+
+    def ctrl_c(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running after {timeout} s:\n{self.log()}") from None
+
+    def kill_everything(self) -> None:
+        for pid in (self.process.pid, self.server, self.worker):
+            try:
+                if pid:
+                    os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in alive(self.family):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(10)
+
+
+@pytest.fixture
+def start_dev(tmp_path):
+    started = []
+
+    def start(command=("./run.sh", "dev")) -> Dev:
+        started.append(Dev(tmp_path, list(command)))
+        return started[-1]
+
+    yield start
+    for dev in started:
+        dev.kill_everything()
+
+
+@pytest.fixture
+def dev(start_dev):
+    return start_dev()
+
+
+def running_job(seconds: int) -> Job:
+    job = lifecycle.create_job(kind="sleep", params={"seconds": seconds})
+
+    def running():
+        job.refresh_from_db()
+        return job.status == JobStatus.RUNNING
+
+    wait_for(running, 30, 0.1, "the worker to start the sleep job")
+    return job
+
+
+def test_the_server_and_the_worker_run_out_of_reach_of_the_terminals_ctrl_c(dev, redis_conn):
+    # Each leads a session (and a process group) of its own, so that Ctrl-C reaches them
+    # only through run.sh, and a SIGKILL of the group takes along whatever they started.
+    dev.wait_until_running(redis_conn)
+    table = process_table()
+    assert table[dev.server][2] == dev.server
+    assert table[dev.worker][2] == dev.worker
+    assert {table[pid][2] for pid in descendants(dev.worker)} == {dev.worker}
+
+
+def test_ctrl_c_stops_the_server_and_the_worker_and_run_sh_returns(dev, redis_conn):
+    dev.wait_until_running(redis_conn)
+    dev.ctrl_c()
+    assert dev.wait(60) == 128 + signal.SIGINT
+    assert alive(dev.family) == set()
+    # A clean stop: the worker took its heartbeat with it.
+    assert redis_conn.zcard(heartbeats.WORKERS_KEY) == 0
+    assert "stopping Bespin" in dev.log()
+
+
+def test_ctrl_c_lets_the_running_job_finish_before_the_worker_stops(dev, redis_conn):
+    dev.wait_until_running(redis_conn)
+    job = running_job(seconds=2)
+    dev.ctrl_c()
+    assert dev.wait(60) == 128 + signal.SIGINT
+    assert alive(dev.family) == set()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+
+
+def test_a_second_ctrl_c_stops_everything_at_once_leaving_the_job_to_the_sweep(dev, redis_conn):
+    dev.wait_until_running(redis_conn)
+    job = running_job(seconds=600)
+    dev.ctrl_c()
+    # Two signals that arrive together are one; a person's second Ctrl-C comes after the first.
+    wait_for(lambda: "stopping Bespin:" in dev.log(), 10, message="run.sh to take the first Ctrl-C")
+    dev.ctrl_c()
+    # Far sooner than the job's ten minutes.
+    assert dev.wait(30) == 128 + signal.SIGINT
+    assert alive(dev.family) == set()
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING  # abandoned: the recovery sweep re-runs or fails it
+    assert "stopping Bespin at once" in dev.log()
+
+
+def test_two_ctrl_c_under_make_dev_leave_nothing_running_when_make_returns(start_dev, redis_conn):
+    # Make gets the terminal's SIGINT too, and waits for run.sh before it dies of it.
+    dev = start_dev(["make", "dev"])
+    dev.wait_until_running(redis_conn)
+    running_job(seconds=600)
+    dev.ctrl_c()
+    wait_for(lambda: "stopping Bespin:" in dev.log(), 10, message="run.sh to take the first Ctrl-C")
+    dev.ctrl_c()
+    assert dev.wait(30) == -signal.SIGINT
+    assert alive(dev.family) == set()
+
+
+def test_when_the_server_dies_run_sh_stops_the_worker_and_returns_an_error(dev, redis_conn):
+    dev.wait_until_running(redis_conn)
+    os.kill(dev.server, signal.SIGKILL)
+    assert dev.wait(60) == 1
+    assert alive(dev.family) == set()
+    assert "a Bespin process exited; stopping the other" in dev.log()
