@@ -7,13 +7,13 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bespin.settings")
 django_wsgi_app = get_wsgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from bespin.bodylimit import guard_daphne  # noqa: E402
 from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
+from bespin.wssession import SessionCookieMiddleware  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from webhooks.ingress import WebhookIngress, count_too_large  # noqa: E402
 
@@ -35,7 +35,7 @@ application = ProtocolTypeRouter(
         # as WSGI in a pool of threads (see bespin/wsgi_bridge.py for why).
         "http": WebhookIngress(ThreadedWsgi(django_wsgi_app)),
         "websocket": BrowserOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
+            SessionCookieMiddleware(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
         ),
     }
 )

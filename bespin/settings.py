@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "bespin.apps.BespinConfig",
     "jobs",
     "webhooks",
+    "callbacks",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +103,12 @@ TEMPLATES = [
 # across request threads, so the web side uses psycopg's pool (Django >= 5.1) instead.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", "postgres:///bespin"), conn_max_age=0, conn_health_checks=True
+        # No health check on each check-out (a SELECT 1 round trip per request and per job):
+        # a connection that broke while pooled fails its first query, which answers 503
+        # (bespin.outages), and psycopg's pool drops it when it comes back.
+        env_str("DATABASE_URL", "postgres:///bespin"),
+        conn_max_age=0,
+        conn_health_checks=False,
     )
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -125,20 +131,20 @@ CACHES = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis pub/sub: a status change is one PUBLISH per group, delivered at once to the
+        # servers that have a watcher in it (bespin/channel_layer.py). The core layer costs two more round trips per
+        # group (its membership sorted set), and polls one Redis queue per server process
+        # that dropped updates past its capacity with thousands of sockets (docs/BENCHMARKS.md).
+        # Either way a message is lost if Redis is down as it is sent; a WebSocket sends the
+        # job's current state on connect, so a client that reconnects catches up.
+        "BACKEND": "bespin.channel_layer.PubSubChannelLayer",
         "CONFIG": {
-            # redis-py 8 gives every connection a 5 s socket timeout by default, the same as
-            # the layer's blocking read (BZPOPMIN, 5 s): an idle WebSocket then died with
-            # a TimeoutError after 5 s. The read timeout must be longer than the block.
-            # redis-py 8 also caps a pool at 100 connections and raises past that instead of
-            # waiting: thousands of sockets joining at once need more.
+            # A read timeout longer than any wait, and a pool that waits rather than raising
+            # (redis-py 8 caps a pool at 100 connections by default).
             "hosts": [
                 {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5, "max_connections": 2000}
             ],
             "prefix": "bespin:layer",
-            # All the sockets of one server process share one Redis queue, and a message past
-            # its capacity is dropped without an error: size it for every socket's backlog.
-            "capacity": 100_000,
         },
     },
 }
@@ -292,3 +298,34 @@ WEBHOOK_CONFIG_TTL = env_int("BESPIN_WEBHOOK_CONFIG_TTL", 5, minimum=0)
 WEBHOOK_REJECTIONS_KEPT = env_int("BESPIN_WEBHOOK_REJECTIONS_KEPT", 20, minimum=1)
 # Deliveries stored together at most; 1 stores each on its own (see webhooks/ingress.py).
 WEBHOOK_MAX_BATCH = env_int("BESPIN_WEBHOOK_MAX_BATCH", 100, minimum=1)
+
+
+# Completion callbacks (callbacks/): when a job ends, the workers POST it to its callback_url.
+def _seconds(name: str, default: str) -> tuple[float, ...]:
+    """Seconds separated by commas (`5,30,120`), each finite and not negative."""
+    raw = (env_str(name, "") or "").strip() or default
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: use seconds separated by commas, such as 5,30,120") from None
+    if not all(0 <= value < float("inf") for value in values):
+        raise ImproperlyConfigured(f"{name}={raw!r}: every value must be a finite number of seconds, 0 or more")
+    return values
+
+
+# The origin links in a callback's body start with (the job resource as GET /api/jobs/<id>
+# answers it, where a request's own host would give them).
+PUBLIC_URL = (env_str("BESPIN_PUBLIC_URL", "") or "http://localhost:8000").rstrip("/")
+if not re.fullmatch(r"https?://[^/?#@\s]+", PUBLIC_URL):
+    raise ImproperlyConfigured(f"BESPIN_PUBLIC_URL={PUBLIC_URL!r}: use an origin such as https://bespin.example.com")
+# Seconds a receiver has to answer one callback, connection included.
+CALLBACK_TIMEOUT = _seconds("BESPIN_CALLBACK_TIMEOUT", "10")[0]
+if CALLBACK_TIMEOUT <= 0:
+    raise ImproperlyConfigured("BESPIN_CALLBACK_TIMEOUT must be more than 0 seconds")
+# The waits before each retry (jittered by ±20%); once they are used up the callback has
+# failed. The default: 5 s, 30 s, 2 min, 10 min, 1 h, then every 6 h while within 24 h.
+CALLBACK_BACKOFF = _seconds("BESPIN_CALLBACK_BACKOFF", "5,30,120,600,3600,21600,21600,21600")
+# Callbacks to loopback, private, link-local and other non-public addresses: for tests and `make dev` only.
+CALLBACK_ALLOW_PRIVATE = env_bool("BESPIN_CALLBACK_ALLOW_PRIVATE", False)
+# Callbacks each worker sends at once (threads beside RQ's loop, one keep-alive connection each per receiver).
+CALLBACK_CONCURRENCY = env_int("BESPIN_CALLBACK_CONCURRENCY", 32, minimum=1)

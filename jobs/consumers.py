@@ -6,6 +6,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from bespin import outages
 from bespin.ids import parse_uuid
+from bespin.wssession import user_for
 from jobs import events, selectors
 
 # Close codes, in the 4000–4999 range that RFC 6455 leaves to applications.
@@ -18,6 +19,28 @@ SITE_SCOPE = "site"
 # Jobs whose last shown state a stream remembers, to drop late older messages; the oldest
 # are forgotten so that a socket open for days does not grow with every job it saw.
 REMEMBERED_JOBS = 1000
+
+
+def _stream_groups(session_key: str | None, query: dict) -> tuple[list[str], tuple[int, str] | None]:
+    """The groups a stream joins, or why it is refused (close code and reason)."""
+    user = user_for(session_key)
+    if not user.is_authenticated:
+        return [], (CLOSE_UNAUTHENTICATED, "sign in to stream your jobs, or watch one job with ?job_id=ID")
+    if "team" in query:
+        name = query["team"][0]
+        if not name.isprintable() or len(name) > 150:
+            return [], (CLOSE_BAD_REQUEST, "malformed team name")
+        members = selectors.team_member_ids(user, name)
+        if members is None:
+            return [], (CLOSE_FORBIDDEN, f"you are not a member of team {name[:64]!r}")
+        return [events.owner_group(member) for member in members], None
+    if "scope" in query:
+        if query["scope"][0] != SITE_SCOPE:
+            return [], (CLOSE_BAD_REQUEST, "scope must be 'site'")
+        if not user.is_staff:
+            return [], (CLOSE_FORBIDDEN, "the site-wide stream is for staff")
+        return [events.SITE_GROUP], None
+    return [events.owner_group(user.pk)], None
 
 
 class JobStatusConsumer(AsyncJsonWebsocketConsumer):
@@ -44,28 +67,13 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
             return await self.refuse(CLOSE_UNAVAILABLE, outages.unavailable_body(part)["error"])
 
     async def connect_stream(self, query: dict) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            return await self.refuse(
-                CLOSE_UNAUTHENTICATED, "sign in to stream your jobs, or watch one job with ?job_id=ID"
-            )
-        if "team" in query:
-            name = query["team"][0]
-            if not name.isprintable() or len(name) > 150:
-                return await self.refuse(CLOSE_BAD_REQUEST, "malformed team name")
-            team_id = await database_sync_to_async(selectors.team_id_for_member)(user, name)
-            if team_id is None:
-                return await self.refuse(CLOSE_FORBIDDEN, f"you are not a member of team {name[:64]!r}")
-            group = events.team_group(team_id)
-        elif "scope" in query:
-            if query["scope"][0] != SITE_SCOPE:
-                return await self.refuse(CLOSE_BAD_REQUEST, "scope must be 'site'")
-            if not user.is_staff:
-                return await self.refuse(CLOSE_FORBIDDEN, "the site-wide stream is for staff")
-            group = events.SITE_GROUP
-        else:
-            group = events.owner_group(user.pk)
-        await self.join(group)
+        # Who asks and what they may follow: one thread hop for the session, the user and
+        # the team. A team's stream is its members' own streams, as of now.
+        groups, refusal = await database_sync_to_async(_stream_groups)(self.scope.get("session_key"), query)
+        if refusal is not None:
+            return await self.refuse(*refusal)
+        for group in groups:
+            await self.join(group)
         await self.accept()
 
     async def connect_job(self, raw_id: str) -> None:

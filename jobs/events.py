@@ -31,29 +31,12 @@ def owner_group(user_id: int) -> str:
     return f"jobs.user.{user_id}"
 
 
-def team_group(team_id: int) -> str:
-    return f"jobs.team.{team_id}"
-
-
-def team_ids_of(job: Job) -> list[int]:
-    """The teams (Django groups) of the job's owner, looked up once per job object."""
-    if job.owner_id is None:
-        return []
-    cached = getattr(job, "_team_ids", None)
-    if cached is None:
-        from django.contrib.auth.models import Group
-
-        cached = list(Group.objects.filter(user__id=job.owner_id).values_list("id", flat=True))
-        job._team_ids = cached
-    return cached
-
-
 def groups_for(job: Job, *, new: bool = False) -> list[str]:
     # Nobody can watch a job's own group before its id is handed out: a new job skips it.
     groups = [SITE_GROUP] if new else [job_group(job.id), SITE_GROUP]
     if job.owner_id is not None:
+        # Teams follow their members' groups (jobs.consumers): no query for them here.
         groups.append(owner_group(job.owner_id))
-        groups.extend(team_group(team_id) for team_id in team_ids_of(job))
     return groups
 
 

@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.db import connection
 from django.http import Http404
 from django.utils import timezone
@@ -49,9 +50,10 @@ def jobs_visible_to(user, *, status: str | None = None, kind: str | None = None)
     return jobs.order_by("-created_at")
 
 
-def team_id_for_member(user, name: str) -> int | None:
-    """The id of team (Django group) `name` when `user` belongs to it, else None."""
-    return user.groups.filter(name=name).values_list("id", flat=True).first()
+def team_member_ids(user, name: str) -> list[int] | None:
+    """The ids of the members of team (Django group) `name` when `user` is one, else None."""
+    members = list(User.objects.filter(groups__name=name).values_list("id", flat=True))
+    return members if user.pk in members else None
 
 
 def may_control(user, job: Job) -> bool:

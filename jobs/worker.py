@@ -13,6 +13,8 @@ Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
   not hold, folding the job counts' deltas into their totals (jobs.tallies) and, at most
   once a minute, retention (jobs.retention): expired Idempotency-Keys and, with
   BESPIN_JOB_RETENTION, old finished jobs.
+And the completion callbacks' sender (callbacks.sender): its threads POST ended jobs to their
+callback URLs, so that a slow receiver holds a sending thread, never this worker's jobs.
 """
 
 import logging
@@ -23,7 +25,8 @@ import redis
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
-from jobs import heartbeats, recovery, retention, tallies
+from callbacks.sender import Sender
+from jobs import heartbeats, recovery, retention, tallies, tasks
 
 log = logging.getLogger("bespin.worker")
 
@@ -74,6 +77,7 @@ class BespinWorker(SimpleWorker):
                 delay = min(RESTART_DELAY_MAX, delay * 2)
 
     def _work(self, burst, *args, **kwargs):
+        tasks.worker_name = self.name
         self._bespin_stop = threading.Event()
         self._bespin_threads: list[threading.Thread] = []
         self._bespin_job = heartbeats.IDLE
@@ -88,14 +92,16 @@ class BespinWorker(SimpleWorker):
             except Exception:
                 pass
 
-    def _start_scheduler(self, *args, **kwargs):
+    def _start_scheduler(self, burst: bool = False, *args, **kwargs):
         # RQ forks its scheduler here; threads are started after the fork, never before, so
         # the child cannot inherit a lock one of them held.
-        super()._start_scheduler(*args, **kwargs)
+        super()._start_scheduler(burst, *args, **kwargs)
         for target, name in ((self._beat, "bespin-heartbeat"), (self._sweep, "bespin-recovery")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._bespin_threads.append(thread)
+        if not burst:  # a burst worker leaves once the queue is empty: no time to send in
+            self._bespin_threads += Sender(stop=self._bespin_stop).start()
 
     def execute_job(self, job, queue):
         self._bespin_job = job.id

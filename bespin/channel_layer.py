@@ -1,0 +1,65 @@
+"""channels_redis's pub/sub layer, with its receiver woken by a subscription instead of
+polling for one.
+
+While a server process has nothing subscribed, channels_redis's receiver sleeps 0.1 s between
+checks; a WebSocket that then subscribes and is sent its job's next change at once waits
+for the rest of that sleep: up to 100 ms on a quiet server, where a job's whole run takes a
+few. Here the receiver waits on an event that every subscription sets.
+"""
+
+import asyncio
+import logging
+
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+    _wrap_close,
+)
+
+log = logging.getLogger("bespin.http")
+
+
+class _Shard(RedisSingleShardConnection):
+    def __init__(self, host, channel_layer):
+        super().__init__(host, channel_layer)
+        self._subscribed_once = asyncio.Event()
+
+    async def subscribe(self, channel):
+        await super().subscribe(channel)
+        self._subscribed_once.set()
+
+    async def _do_receiving(self):
+        while True:
+            try:
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    self._receive_message(message)
+                    continue
+                # Cleared before the check, so that a subscription made after the check still wakes it.
+                self._subscribed_once.clear()
+                if not (self._pubsub and self._pubsub.subscribed):
+                    await self._subscribed_once.wait()
+            except (TimeoutError, asyncio.CancelledError, GeneratorExit):
+                raise
+            except BaseException:
+                log.exception("channel layer: unexpected error while receiving")
+                await asyncio.sleep(1)
+
+
+class _LoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shards = [_Shard(shard.host, self) for shard in self._shards]
+
+
+class PubSubChannelLayer(RedisPubSubChannelLayer):
+    """settings.CHANNEL_LAYERS' backend: RedisPubSubChannelLayer with the receiver above."""
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = self._layers[loop] = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            _wrap_close(self, loop)
+        return layer
