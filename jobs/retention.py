@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from bespin.pruning import delete_in_batches
 from jobs.lifecycle import IDEMPOTENCY_KEY_TTL
 from jobs.models import FINAL_STATUSES, IdempotencyKey, Job
 
@@ -68,13 +69,8 @@ def prune_jobs(*, older_than: timedelta, batch_size: int = 1000, max_jobs: int |
 def prune_idempotency_keys(*, batch_size: int = 1000) -> int:
     """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL, which no longer replay
     anything; returns how many went."""
-    cutoff = timezone.now() - IDEMPOTENCY_KEY_TTL
-    deleted = 0
-    while True:
-        batch = list(IdempotencyKey.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not batch:
-            return deleted
-        deleted += IdempotencyKey.objects.filter(id__in=batch).delete()[0]
+    expired = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL)
+    return delete_in_batches(expired, batch_size=batch_size)
 
 
 def apply_retention(*, connection: redis.Redis, worker_name: str) -> Pruned | None:

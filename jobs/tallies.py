@@ -9,16 +9,21 @@ from jobs.models import EVERYONE, JobCount, JobCountDelta, JobMinute, JobMinuteD
 # The overview charts the last hour; a little more is kept for minutes folded in late.
 MINUTES_KEPT = 120
 
-_COUNTS = f"""
-WITH moved AS (DELETE FROM {JobCountDelta._meta.db_table} RETURNING owner_id, kind, status, n),
+def _fold_with_everyone(delta, total, keys: str) -> str:
+    """Move the deltas of `delta` into `total`, per owner and in all (EVERYONE), by `keys`."""
+    return f"""
+WITH moved AS (DELETE FROM {delta._meta.db_table} RETURNING owner_id, {keys}, n),
 summed AS (
-    SELECT owner_id, kind, status, sum(n) AS n FROM moved GROUP BY 1, 2, 3
-    UNION ALL SELECT {EVERYONE}, kind, status, sum(n) FROM moved GROUP BY 2, 3
+    SELECT owner_id, {keys}, sum(n) AS n FROM moved GROUP BY owner_id, {keys}
+    UNION ALL SELECT {EVERYONE}, {keys}, sum(n) FROM moved GROUP BY {keys}
 )
-INSERT INTO {JobCount._meta.db_table} AS total (owner_id, kind, status, n)
-SELECT owner_id, kind, status, n FROM summed ORDER BY 1, 2, 3
-ON CONFLICT (owner_id, kind, status) DO UPDATE SET n = total.n + EXCLUDED.n
+INSERT INTO {total._meta.db_table} AS total (owner_id, {keys}, n)
+SELECT owner_id, {keys}, n FROM summed ORDER BY owner_id, {keys}
+ON CONFLICT (owner_id, {keys}) DO UPDATE SET n = total.n + EXCLUDED.n
 """
+
+
+_COUNTS = _fold_with_everyone(JobCountDelta, JobCount, "kind, status")
 
 _TALLIES = f"""
 WITH moved AS (DELETE FROM {JobTallyDelta._meta.db_table} RETURNING kind, event, bucket, count, seconds)
@@ -29,16 +34,7 @@ ON CONFLICT (kind, event, bucket) DO UPDATE SET count = total.count + EXCLUDED.c
 """
 
 
-_MINUTES = f"""
-WITH moved AS (DELETE FROM {JobMinuteDelta._meta.db_table} RETURNING owner_id, minute, status, n),
-summed AS (
-    SELECT owner_id, minute, status, sum(n) AS n FROM moved GROUP BY 1, 2, 3
-    UNION ALL SELECT {EVERYONE}, minute, status, sum(n) FROM moved GROUP BY 2, 3
-)
-INSERT INTO {JobMinute._meta.db_table} AS total (owner_id, minute, status, n)
-SELECT owner_id, minute, status, n FROM summed ORDER BY 1, 2, 3
-ON CONFLICT (owner_id, minute, status) DO UPDATE SET n = total.n + EXCLUDED.n
-"""
+_MINUTES = _fold_with_everyone(JobMinuteDelta, JobMinute, "minute, status")
 
 _OLD_MINUTES = f"DELETE FROM {JobMinute._meta.db_table} WHERE minute < now() - interval '{MINUTES_KEPT} minutes'"
 

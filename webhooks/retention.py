@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
+from bespin.pruning import delete_in_batches
 from webhooks.models import WebhookReceipt, WebhookSource
 
 
@@ -25,9 +26,4 @@ def prune_receipts(*, older_than: timedelta, batch_size: int = 1000) -> int:
     `batch_size` rows per statement so that no single transaction holds a long lock; returns
     how many went."""
     cutoff = timezone.now() - max(older_than, replay_window())
-    deleted = 0
-    while True:
-        batch = list(WebhookReceipt.objects.filter(received_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not batch:
-            return deleted
-        deleted += WebhookReceipt.objects.filter(id__in=batch).delete()[0]
+    return delete_in_batches(WebhookReceipt.objects.filter(received_at__lt=cutoff), batch_size=batch_size)

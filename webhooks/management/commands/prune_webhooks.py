@@ -1,18 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
-
-from bespin.durations import duration_argument
+from bespin.pruning import PruneCommand
 from webhooks import retention
 
 
-class Command(BaseCommand):
+class Command(PruneCommand):
     help = "Delete webhook receipts older than a duration, in batches: prune_webhooks --older-than 30d"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--older-than", required=True, type=duration_argument, help="30d, 12h, 90m, 2w")
-        parser.add_argument("--batch-size", type=int, default=1000, help="rows deleted per statement")
-
-    def handle(self, *args, older_than, batch_size, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1")
+    def prune(self, *, older_than, batch_size):
         deleted = retention.prune_receipts(older_than=older_than, batch_size=batch_size)
         self.stdout.write(f"deleted {deleted} webhook receipt(s) older than {older_than}")
