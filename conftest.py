@@ -1,20 +1,31 @@
 """Fixtures shared by every app's tests: real PostgreSQL (pytest-django's test database),
-real Redis (flushed before each test), a real RQ worker, and the people permission tests need."""
+real Redis (flushed before each test), a real RQ worker, and the people permission tests need.
 
+Also what keeps the suite from hanging: a channel layer of each test's own, no task left
+running on an async test's event loop, and signal handlers RQ's worker leaves behind put back."""
+
+import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import django_rq
 import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import connection
+from django.db import connection, connections
+from pytest_asyncio import is_async_test
 from redis import Redis
 from rest_framework.test import APIClient
 
+from jobs import events
 from jobs.queue import QUEUE_NAME
 from jobs.worker import BespinWorker
 
@@ -72,6 +83,66 @@ def run_worker_process():
 
 
 @pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets a channel layer of its own: whatever state a layer keeps across event
+    loops (channels_redis's core layer: a receive lock, a count of readers and the loop they
+    read on, for the whole process) cannot carry one test's leftovers into the next."""
+    channel_layers.backends.clear()
+    yield
+    layers = list(channel_layers.backends.values())
+    channel_layers.backends.clear()
+    for layer in layers:
+        # The connections an event loop opened close with it; only the publishing loop
+        # (jobs.events), which lives as long as the process, keeps this layer's open. flush
+        # closes them. Tidying only: a test that happened to publish does not fail over it.
+        with contextlib.suppress(Exception):
+            events.run(layer.flush())
+
+
+# How long an async test's tasks get to end once cancelled, before the test fails.
+TASKS_END_WITHIN = 10.0
+
+
+async def _end_tasks() -> None:
+    this = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TASKS_END_WITHIN
+    while tasks := [task for task in asyncio.all_tasks() if task is not this and not task.done()]:
+        if loop.time() > deadline:
+            raise AssertionError(
+                f"{len(tasks)} task(s) still running {TASKS_END_WITHIN} s after being cancelled: {tasks}"
+            )
+        # Again and again: Python 3.11's asyncio.wait_for, which redis-py puts around every
+        # command it sends, swallows a cancellation that lands just as the command completes
+        # (python/cpython#86296). A task that lost the one cancellation the event loop's own
+        # shutdown gives it runs on, and the loop never closes: with channels_redis's core
+        # layer, a WebSocket consumer's read of the layer went on polling Redis forever, and
+        # `make test` hung there. Cancelled again a moment later, such a task is waiting for
+        # Redis and ends.
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=0.1)
+
+
+@pytest.fixture
+async def _tasks_end_with_the_test():
+    yield
+    await _end_tasks()
+    # The thread that runs database_sync_to_async calls keeps its connection while Channels'
+    # WebsocketCommunicator waits (Channels' test helper turns close_old_connections off
+    # then); an idle connection left there at the end keeps the test database from being
+    # dropped ("being accessed by other users").
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+def tasks_end_with_async_tests(request):
+    """An async test ends with no task left on its event loop (see _end_tasks)."""
+    if is_async_test(request.node):
+        request.getfixturevalue("_tasks_end_with_the_test")
+
+
+@pytest.fixture(autouse=True)
 def redis_conn():
     connection = django_rq.get_connection(QUEUE_NAME)
     connection.flushdb()
@@ -83,13 +154,34 @@ def queue():
     return django_rq.get_queue(QUEUE_NAME)
 
 
+@contextlib.contextmanager
+def signal_handlers_kept():
+    """Put back the signal handlers and the alarm that an RQ worker run in this process
+    changes. RQ installs its own SIGINT and SIGTERM handlers (a warm shutdown, which only
+    sets a flag once the worker is done) and never removes them: the test process would
+    ignore SIGTERM ever after. It also arms SIGALRM for each job's timeout and then resets
+    it to the default, which would cancel pytest-timeout's alarm for the rest of the test."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    alarm, interval = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        if alarm:
+            # Whatever is left of it; a test whose time ran out meanwhile fails at once.
+            signal.setitimer(signal.ITIMER_REAL, max(alarm - (time.monotonic() - started), 0.001), interval)
+
+
 @pytest.fixture
 def run_worker(queue):
     """Run a real RQ worker in burst mode: it takes every queued job, runs it, and returns."""
 
     def run() -> BespinWorker:
         worker = BespinWorker([queue], connection=queue.connection)
-        worker.work(burst=True, logging_level="WARNING")
+        with signal_handlers_kept():
+            worker.work(burst=True, logging_level="WARNING")
         return worker
 
     return run

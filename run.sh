@@ -33,6 +33,9 @@ ensure_venv() {
 dev() {
   ensure_venv
   export DEBUG=${DEBUG:-1}
+  # Callbacks to a receiver on this machine, and links in their bodies to this server.
+  export BESPIN_CALLBACK_ALLOW_PRIVATE=${BESPIN_CALLBACK_ALLOW_PRIVATE:-1}
+  export BESPIN_PUBLIC_URL=${BESPIN_PUBLIC_URL:-http://localhost:$PORT}
   "$PY" manage.py bootstrap
   # From here a failing command must not end the script with its children still running.
   set +e

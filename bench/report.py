@@ -20,6 +20,7 @@ LATENCY_P99_FACTOR = 3.0
 THROUGHPUT_FACTOR = 0.8
 CREATION_TARGET = 1000
 WEBHOOK_TARGET = 1000
+CALLBACK_TARGET = 500
 SOCKETS_TARGET = 5000
 PAGE_TARGET_MS = 50
 
@@ -106,6 +107,7 @@ def render(results: dict, machine: dict, *, quick: bool) -> str:
          hooks_cell, "—", hooks_met),
         ("Open WebSockets on one Daphne, each getting its job's updates", f"≥ {SOCKETS_TARGET:,}, memory reported",
          ws_cell, "—", ws_met),
+        *_callbacks_row(results.get("callbacks"), config),
     ]  # fmt: skip
 
     first = ", ".join(f"{status} {count}" for status, count in sorted(lat["first_status"].items()))
@@ -166,6 +168,22 @@ def render(results: dict, machine: dict, *, quick: bool) -> str:
         *_queries(results.get("queries", {})),
     ]
     return "\n".join(lines)
+
+
+def _callbacks_row(hooks: dict | None, config: dict) -> list[tuple[str, ...]]:
+    """Callbacks delivered per second by the workers once N jobs end together (bench/callbacks.py)."""
+    if not hooks:
+        return []
+    cell = (
+        f"{hooks['rate']:.0f}/s ({hooks['delivered']}/{hooks['due']} delivered in {hooks['seconds']:.2f} s; "
+        f"job end → delivered p50 {_ms(hooks['p50_ms'])}, p99 {_ms(hooks['p99_ms'])}; "
+        f"{hooks['worker_cpu_ms']:.2f} ms of worker CPU each)"
+    )
+    met = _met(hooks["rate"] >= CALLBACK_TARGET and hooks["delivered"] == hooks["due"])
+    return [
+        (f"Completion callbacks, {config['workers']} workers, to a local receiver (signed, recorded)",
+         f"≥ {CALLBACK_TARGET}/s", cell, "—", met),
+    ]  # fmt: skip
 
 
 def _pages_table(pages: dict | None) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bigtable, measure, profiling, rawrq, report  # noqa: E402
+from bench import bigtable, callbacks, measure, profiling, rawrq, report  # noqa: E402
 from bench.measure import run_async  # noqa: E402
 from bench.stack import DEFAULT_REDIS_URL, ROOT, Stack, raise_open_files  # noqa: E402
 
@@ -35,6 +35,7 @@ FULL = {
     "workers": 2,
     "creation_requests": 4000,
     "webhook_requests": 4000,
+    "callback_jobs": 3000,
     "senders": 10,
     "sockets": 5000,
     "ws_client_processes": 2,
@@ -51,6 +52,7 @@ QUICK = {
     "uvicorn_latency_samples": 0,
     "creation_requests": 1000,
     "webhook_requests": 1000,
+    "callback_jobs": 500,
     "sockets": 300,
     "ws_client_processes": 1,
     "load_seconds": 5.0,
@@ -129,6 +131,13 @@ def measure_all(stack: Stack, config: dict) -> dict:
     results["webhooks_unbatched"] = run_async(
         measure.webhook_rate(stack, stack.ports[UNBATCHED], requests=hooks, senders=senders, time_limit=load)
     )
+
+    callback_jobs = config["callback_jobs"]
+    with measure.WorkersSuspended(stack):
+        step(f"callbacks: {callback_jobs} jobs with a callback_url (or {load:g} s of POSTs), then all ended at once")
+        results["callbacks"] = callbacks.callback_rate(
+            stack, daphne, jobs=callback_jobs, clients=clients, load_seconds=load, time_limit=limit
+        )
 
     sockets = config["sockets"]
     step(f"open WebSockets: {sockets} on one Daphne process, each for its own job, then cancel every job")

@@ -92,6 +92,9 @@ class Stack:
             # The load is anonymous and from one address: no rate, no cap on unfinished jobs.
             "BESPIN_THROTTLE_ANON": "",
             "BESPIN_ANON_MAX_UNFINISHED": "0",
+            # The callbacks figure: a signed-in user creates the jobs, to a receiver on 127.0.0.1.
+            "BESPIN_THROTTLE_USER": "",
+            "BESPIN_CALLBACK_ALLOW_PRIVATE": "1",
             "BESPIN_METRICS_TOKEN": "bench-metrics-token",
             # The ingestion figure measures storing deliveries, not the per-source limiter.
             "BESPIN_WEBHOOK_RATE_PER_MINUTE": "0",

@@ -20,7 +20,7 @@ RETRY_AFTER_SECONDS = 5
 
 
 def unavailable_part(exc: BaseException) -> str | None:
-    """"database" or "redis" when `exc` says that part cannot be reached, else None."""
+    """ "database" or "redis" when `exc` says that part cannot be reached, else None."""
     if isinstance(exc, OperationalError | InterfaceError):
         return "database"
     if isinstance(exc, DatabaseError) and "connection" in str(exc).lower():

@@ -2,6 +2,7 @@
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -123,6 +124,7 @@ if env_bool("BESPIN_DB_POOL", True):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
+_redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0").split("/")[0]
 
 CACHES = {
     # Shared by every server so that throttling counts a client once, whichever server it hits.
@@ -144,7 +146,9 @@ CHANNEL_LAYERS = {
             "hosts": [
                 {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5, "max_connections": 2000}
             ],
-            "prefix": "bespin:layer",
+            # Pub/sub channels are shared by every database of a Redis server: the database
+            # number keeps two Bespins on one server (make dev and the tests) apart.
+            "prefix": f"bespin:{_redis_db}:layer",
         },
     },
 }

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("jobs.urls")),
+    path("api/", include("callbacks.urls")),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path(

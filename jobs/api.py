@@ -77,7 +77,7 @@ class JobsLiveness(Liveness):
     message = "Bespin job service is running"
 
 
-def _create(request, *, kind: str, params) -> Response:
+def _create(request, *, kind: str, params, callback_url: str = "") -> Response:
     """Create through the service, honouring an Idempotency-Key; 201, or 200 for a replay."""
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
@@ -86,7 +86,9 @@ def _create(request, *, kind: str, params) -> Response:
     if caller.anonymous and not settings.ANON_CREATE:
         raise NotAuthenticated("sign in to create jobs (Authorization: Token …, or a session)")
     try:
-        created = lifecycle.create_job_once(kind=kind, params=params, caller=caller, idempotency_key=key)
+        created = lifecycle.create_job_once(
+            kind=kind, params=params, caller=caller, idempotency_key=key, callback_url=callback_url
+        )
     except lifecycle.IdempotencyKeyReused as error:
         return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     except lifecycle.TooManyUnfinished as error:
@@ -130,17 +132,23 @@ class JobList(APIView):
     def post(self, request):
         envelope = JobCreateSerializer(data=_json_object(request))
         envelope.is_valid(raise_exception=True)
-        return _create(request, kind=envelope.validated_data["type"], params=envelope.validated_data["params"])
+        fields = envelope.validated_data
+        return _create(request, kind=fields["type"], params=fields["params"], callback_url=fields["callback_url"])
 
 
 class RandomTextJob(APIView):
-    """Create a random_text job: `?length=N` or `{"length": N}` (words, default 100)."""
+    """Create a random_text job: `?length=N` or `{"length": N}` (words, default 100); a
+    `callback_url` the same way."""
 
     throttle_classes = [CreationThrottle]
 
     @extend_schema(
         request=RandomTextBodySerializer,
-        parameters=[OpenApiParameter("length", int, description="words (default 100)"), _IDEMPOTENCY],
+        parameters=[
+            OpenApiParameter("length", int, description="words (default 100)"),
+            OpenApiParameter("callback_url", str, description="as for POST /api/jobs"),
+            _IDEMPOTENCY,
+        ],
         responses=_CREATE_RESPONSES,
     )
     def post(self, request):
@@ -150,8 +158,11 @@ class RandomTextJob(APIView):
             params["length"] = request.query_params["length"]
         elif "length" in body:
             params["length"] = body["length"]
+        callback_url = request.query_params.get("callback_url", body.get("callback_url", ""))
+        if not isinstance(callback_url, str):
+            raise ValidationError({"callback_url": ["must be a string: the URL"]})
         try:
-            return _create(request, kind=kinds.RANDOM_TEXT, params=params)
+            return _create(request, kind=kinds.RANDOM_TEXT, params=params, callback_url=callback_url)
         except ValidationError as error:
             # This endpoint takes `length` itself, not a `params` object: report it that way.
             raise ValidationError(error.detail.get("params", error.detail)) from None

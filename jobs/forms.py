@@ -53,6 +53,20 @@ class KindForm:
     description: list[tuple[str, bool]]  # (text, is code): a kind writes `name` for code
     inputs: list[ParamInput]
     error: str = ""
+    callback: ParamInput | None = None
+
+
+# Every kind's form has this input beside its parameters (jobs.lifecycle.create_job's callback_url).
+CALLBACK_FIELD = "callback_url"
+
+
+def _callback_input(kind: str, value: str = "", error: str = "") -> ParamInput:
+    return ParamInput(
+        name=CALLBACK_FIELD, id=f"{kind}-{CALLBACK_FIELD}", label="Callback URL (optional)", type="url",
+        hint="When the job ends, Bespin POSTs it here, signed with your callback secret "
+        "(create one with POST /api/me/callback-secret).",
+        value=value, error=error,
+    )  # fmt: skip
 
 
 def _param_input(kind: str, name: str, serializer_field: serializers.Field) -> ParamInput:
@@ -97,7 +111,10 @@ def kind_form(job_kind: kinds.JobKind, *, values=None, errors=None, error: str =
         inputs.append(param)
     parts = job_kind.description.split("`")
     description = [(text, i % 2 == 1) for i, text in enumerate(parts) if text]
-    return KindForm(kind=job_kind.name, description=description, inputs=inputs, error=error)
+    callback = _callback_input(
+        job_kind.name, (values or {}).get(CALLBACK_FIELD, ""), (errors or {}).get(CALLBACK_FIELD, "")
+    )
+    return KindForm(kind=job_kind.name, description=description, inputs=inputs, error=error, callback=callback)
 
 
 def params_from(job_kind: kinds.JobKind, data) -> dict:
@@ -113,12 +130,15 @@ def params_from(job_kind: kinds.JobKind, data) -> dict:
 
 
 def split_errors(error: serializers.ValidationError) -> tuple[dict[str, str], str]:
-    """Per-field messages and the rest, from create_job's `{"params": {…}}` or `{"type": […]}`."""
+    """Per-field messages and the rest, from create_job's `{"params": {…}}`, `{"type": […]}`
+    or `{"callback_url": […]}` (kept under CALLBACK_FIELD)."""
     fields: dict[str, list[str]] = {}
     general: list[str] = []
     for path, message in flat_messages(error.detail):
         if len(path) >= 2 and path[0] == "params" and path[1] != "non_field_errors":
             fields.setdefault(path[1], []).append(message)
+        elif path and path[0] == CALLBACK_FIELD:
+            fields.setdefault(CALLBACK_FIELD, []).append(message)
         else:
             general.append(message)
     return {name: " ".join(messages) for name, messages in fields.items()}, " ".join(general)

@@ -18,6 +18,7 @@ from functools import partial
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from callbacks.validation import validate_callback_url
 from jobs import events, kinds, queue
 from jobs.callers import Caller
 from jobs.models import FINAL_STATUSES, UNFINISHED_STATUSES, IdempotencyKey, Job, JobStatus
@@ -63,15 +64,16 @@ class Created:
     replayed: bool = False
 
 
-def create_job(*, kind: str, params, owner=None, caller: Caller | None = None) -> Job:
+def create_job(*, kind: str, params, owner=None, caller: Caller | None = None, callback_url: str = "") -> Job:
     """Create a pending job of `kind` and enqueue it once the row is committed; raises
-    serializers.ValidationError for an unknown kind or bad parameters. A `caller` (a request's)
-    brings its limits; without one (webhook triggers) `owner` owns the job."""
-    return create_job_once(kind=kind, params=params, owner=owner, caller=caller).job
+    serializers.ValidationError for an unknown kind, bad parameters or a callback_url that
+    cannot be used. A `caller` (a request's) brings its limits; without one (webhook
+    triggers) `owner` owns the job. When it ends, the workers POST it to `callback_url`."""
+    return create_job_once(kind=kind, params=params, owner=owner, caller=caller, callback_url=callback_url).job
 
 
 def create_job_once(
-    *, kind: str, params, owner=None, caller: Caller | None = None, idempotency_key: str = ""
+    *, kind: str, params, owner=None, caller: Caller | None = None, idempotency_key: str = "", callback_url: str = ""
 ) -> Created:
     """`create_job` that honours an Idempotency-Key: the same key from the same caller within
     IDEMPOTENCY_KEY_TTL gives back the first job (`replayed`), also when two requests race.
@@ -81,27 +83,28 @@ def create_job_once(
     if caller is not None:
         owner = caller.owner
     owner = owner if owner is not None and owner.pk else None
+    callback_url = validate_callback_url(url=callback_url, owner=owner, anonymous=anonymous)
     client = caller.client if caller is not None else ""
     if idempotency_key:
-        return _create_once(job_kind, clean_params, owner, caller, idempotency_key)
+        return _create_once(job_kind, clean_params, owner, caller, idempotency_key, callback_url)
     if caller is None or not caller.max_unfinished:
         # One INSERT needs no transaction of its own: outside one, its on_commit work runs
         # as soon as it is written; inside a caller's, after the caller commits.
-        return Created(_insert_job(job_kind, clean_params, owner, client))
+        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url))
     with transaction.atomic():
         _hold_cap(caller)
-        return Created(_insert_job(job_kind, clean_params, owner, client))
+        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url))
 
 
-def _create_once(job_kind, params: dict, owner, caller: Caller | None, key: str) -> Created:
+def _create_once(job_kind, params: dict, owner, caller: Caller | None, key: str, callback_url: str = "") -> Created:
     client = caller.client if caller is not None else ""
-    fingerprint = _fingerprint(job_kind.name, params)
+    fingerprint = _fingerprint(job_kind.name, params, callback_url)
     IdempotencyKey.objects.filter(client=client, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL).delete()
     try:
         with transaction.atomic():
             if caller is not None and caller.max_unfinished:
                 _hold_cap(caller)
-            job = _insert_job(job_kind, params, owner, client)
+            job = _insert_job(job_kind, params, owner, client, callback_url)
             # The unique (client, key) index makes a concurrent twin wait here for this
             # transaction, then fail, so exactly one job is created.
             IdempotencyKey.objects.create(client=client, key=key, fingerprint=fingerprint, job=job)
@@ -134,12 +137,14 @@ def _hold_cap(caller: Caller) -> None:
         )
 
 
-def _fingerprint(kind: str, params: dict) -> str:
-    return hashlib.sha256(json.dumps([kind, params], sort_keys=True, default=str).encode()).hexdigest()
+def _fingerprint(kind: str, params: dict, callback_url: str = "") -> str:
+    # Without a callback the fingerprint is what it always was: keys stored before stay valid.
+    request = [kind, params, callback_url] if callback_url else [kind, params]
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str = "") -> Job:
-    job = Job.objects.create(type=job_kind.name, params=params, owner=owner, client=client)
+def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str = "", callback_url: str = "") -> Job:
+    job = Job.objects.create(type=job_kind.name, params=params, owner=owner, client=client, callback_url=callback_url)
     # After commit: a job rolled back by an idempotency race was never created.
     transaction.on_commit(partial(_announce_new, job))
     return job

@@ -45,6 +45,9 @@ class Job(models.Model):
     # How many times the worker recovery found this job's worker dead; bounds re-runs of a
     # job that kills its worker every time.
     lost_count = models.PositiveSmallIntegerField(default=0)
+    # Where the workers POST the job once it ends (callbacks/); empty: nowhere. The database
+    # default serves rows written without the model (COPY), and the callbacks' trigger reads it.
+    callback_url = models.CharField(max_length=2000, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

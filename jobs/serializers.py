@@ -12,16 +12,23 @@ class JobSerializer(serializers.ModelSerializer):
         model = Job
         fields = [
             "id", "type", "status", "progress", "params", "result", "error", "attempt",
-            "created_at", "started_at", "finished_at", "links",
+            "created_at", "started_at", "finished_at", "callback_url", "links",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_links(self, job: Job) -> dict:
+        """This job in the API (`self`) and its status stream (`websocket`)."""
+        # On the request's host; without a request (a callback's body), on the context's
+        # `public_url` origin, as a request to it would give them.
         request = self.context.get("request")
         links = {"self": reverse("api-job-detail", args=[job.id], request=request)}
         if request is not None:
             scheme = "wss" if request.is_secure() else "ws"
             links["websocket"] = f"{scheme}://{request.get_host()}/api/ws/jobs?job_id={job.id}"
+        elif origin := self.context.get("public_url"):
+            scheme, host = origin.split("://", 1)
+            links["self"] = origin + links["self"]
+            links["websocket"] = f"{'wss' if scheme == 'https' else 'ws'}://{host}/api/ws/jobs?job_id={job.id}"
         return links
 
 
@@ -30,6 +37,11 @@ class JobCreateSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=sorted(kinds.KINDS))
     params = serializers.DictField(required=False, default=dict)
+    callback_url = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000, trim_whitespace=True,
+        help_text="http(s) URL that Bespin POSTs the job to, signed, once it ends (needs sign-in and a "
+        "callback secret: POST /api/me/callback-secret)",
+    )  # fmt: skip
 
 
 class JobListFilter(serializers.Serializer):
@@ -39,6 +51,7 @@ class JobListFilter(serializers.Serializer):
 
 class RandomTextBodySerializer(serializers.Serializer):
     length = serializers.IntegerField(required=False, help_text="words (default 100); `?length=` wins")
+    callback_url = serializers.CharField(required=False, help_text="as for POST /api/jobs; `?callback_url=` wins")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from jobs.models import EVERYONE, JobCount, JobCountDelta, JobMinute, JobMinuteD
 # The overview charts the last hour; a little more is kept for minutes folded in late.
 MINUTES_KEPT = 120
 
+
 def _fold_with_everyone(delta, total, keys: str) -> str:
     """Move the deltas of `delta` into `total`, per owner and in all (EVERYONE), by `keys`."""
     return f"""

@@ -19,11 +19,12 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from bespin.pagination import BadCursor, NewestFirst, Page, without_cursor
+from callbacks.views import callbacks_context
 from jobs import kinds, lifecycle, selectors
 from jobs.callers import caller_of
 from jobs.charts import last_hour_charts
 from jobs.consumers import SITE_SCOPE
-from jobs.forms import JobFilters, KindForm, kind_form, params_from, split_errors
+from jobs.forms import CALLBACK_FIELD, JobFilters, KindForm, kind_form, params_from, split_errors
 from jobs.models import Job, JobStatus
 
 PAGE_SIZE = 25
@@ -128,7 +129,10 @@ def start_job(request):
     if job_kind is None:
         return _render_job_list(request, error=f"Unknown job type {name[:64]!r}.", status=400)
     try:
-        job = lifecycle.create_job(kind=name, params=params_from(job_kind, request.POST), caller=caller_of(request))
+        job = lifecycle.create_job(
+            kind=name, params=params_from(job_kind, request.POST), caller=caller_of(request),
+            callback_url=request.POST.get(CALLBACK_FIELD, ""),
+        )  # fmt: skip
     except serializers.ValidationError as error:
         field_errors, general = split_errors(error)
         form = kind_form(job_kind, values=request.POST, errors=field_errors, error=general)
@@ -196,6 +200,7 @@ def job_detail(request, job_id):
         "api_url": reverse("api-job-detail", args=[job.id]),
         "stream_url": f"{JOB_STREAM_PATH}?job_id={job.id}",
         "refresh_url": request.get_full_path(),
+        **callbacks_context(request.user, job),
     }
     return render(request, "jobs/detail.html", context)
 

@@ -23,6 +23,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A process that has not exited this long after SIGTERM is killed. Daphne and an idle worker
+# exit well within it (the worker in about a second: RQ's scheduler sleeps 1 s between
+# rounds). Daphne does not when an application instance ignores the cancellation it sends
+# at shutdown: on Python 3.11 redis-py's asyncio.wait_for swallows a cancellation that lands
+# just as a command completes (python/cpython#86296). With channels_redis's core layer, a
+# consumer whose client left just as it began its next read of the layer did so about every
+# other time, and Daphne then took 10 s (its application close timeout) to stop.
+STOP_GRACE = 3.0
+# Killed with the test process, where util-linux's setpriv is there: a run that is itself
+# killed (a CI time limit) leaves no Daphne or worker behind to take the next run's jobs.
+SETPRIV = shutil.which("setpriv")
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -45,18 +58,21 @@ class Processes:
 
     def start(self, name: str, command: list[str]) -> subprocess.Popen:
         self.count += 1
-        log = open(self.logs / f"{self.count:02d}-{name}.log", "wb")
-        # A session of its own, so that killing it takes its children (RQ's scheduler) along,
-        # as losing the machine would.
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        if SETPRIV:
+            command = [SETPRIV, "--pdeathsig", "KILL", "--", *command]
+        with open(self.logs / f"{self.count:02d}-{name}.log", "wb") as log:
+            # A session of its own, so that killing it takes its children (RQ's scheduler)
+            # along, as losing the machine would.
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         process.log_path = log.name
         self.running.append(process)
         return process
 
-    def web(self) -> str:
-        port = free_port()
+    def web(self, port: int | None = None) -> str:
+        """Start Daphne (on `port`, or a free one) and return its address once it answers."""
+        port = port or free_port()
         daphne = str(Path(sys.executable).parent / "daphne")
         process = self.start("web", [daphne, "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"])
         base = f"127.0.0.1:{port}"
@@ -74,10 +90,13 @@ class Processes:
         return base
 
     def worker(self, wait: bool = True) -> subprocess.Popen:
-        """Start `manage.py rqworker default`; with `wait`, return once its heartbeat is in Redis."""
+        """Start `manage.py rqworker default`; with `wait`, return once its heartbeat is in
+        Redis, with its RQ name (the one its heartbeat and the jobs it runs carry) as
+        `worker_name`."""
         connection = Redis.from_url(self.env["REDIS_URL"])
         before = set(connection.zrange(heartbeats.WORKERS_KEY, 0, -1))
         process = self.start("worker", [sys.executable, "manage.py", "rqworker", "default"])
+        process.worker_name = None
         if wait:
 
             def beating():
@@ -85,7 +104,8 @@ class Processes:
                     raise AssertionError("the worker exited:\n" + self.log_of(process))
                 return set(connection.zrange(heartbeats.WORKERS_KEY, 0, -1)) - before
 
-            wait_for(beating, 40, 0.1, "the worker's first heartbeat")
+            (name,) = wait_for(beating, 40, 0.1, "the worker's first heartbeat")
+            process.worker_name = name.decode()
         return process
 
     def redis(self, port: int) -> subprocess.Popen:
@@ -104,17 +124,26 @@ class Processes:
             pass
         process.wait(10)
 
-    def stop_all(self) -> None:
-        for process in self.running:
+    def stop(self, *processes: subprocess.Popen) -> None:
+        """SIGTERM, as a deploy or `docker stop` sends; whatever has not exited after
+        STOP_GRACE is killed, and says so at the end of its log."""
+        running = [process for process in processes if process.poll() is None]
+        for process in running:
             try:
                 os.killpg(process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        for process in self.running:
+        deadline = time.monotonic() + STOP_GRACE
+        for process in running:
             try:
-                process.wait(10)
+                process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                with open(process.log_path, "ab") as log:
+                    log.write(f"\n[tests] still running {STOP_GRACE} s after SIGTERM: killed\n".encode())
                 self.kill(process)
+
+    def stop_all(self) -> None:
+        self.stop(*self.running)
 
     def log_of(self, process) -> str:
         return Path(process.log_path).read_text(errors="replace")

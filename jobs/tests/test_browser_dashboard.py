@@ -7,10 +7,6 @@ go to a temporary directory (taking them still exercises the pages at both width
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,9 +16,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import ROOT, process_env
 from jobs import lifecycle
 from jobs.models import Job, JobStatus
+from jobs.tests.processes import Processes, free_port, wait_for
 from webhooks import sources
 from webhooks.tests.signing import bespin_headers, body_of
 
@@ -38,60 +34,39 @@ PHONE = {"width": 390, "height": 844}
 WAIT_MS = 15_000
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class LiveSystem:
     """Daphne and one worker as processes; the web server can be stopped and started again
     on the same port, as a deploy or crash would."""
 
     def __init__(self, logs: Path):
-        self.logs = logs
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         # DEBUG serves /static/ from the source tree (WhiteNoise's finders); without it the
         # hashed-name storage would need `collectstatic` first. The tests' SECRET_KEY, so that
         # webhook secrets the tests store (encrypted with a key derived from it) verify.
-        self.env = process_env(DEBUG="1", SECRET_KEY=settings.SECRET_KEY)
+        self.processes = Processes(logs, DEBUG="1", SECRET_KEY=settings.SECRET_KEY)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
         self.web = None
-        self.worker = self._spawn("worker", [sys.executable, "manage.py", "rqworker", "default"])
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "ab")
-        return subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+    def start(self) -> None:
+        self.processes.worker()
+        self.start_web()
 
     def start_web(self) -> None:
-        daphne = str(Path(sys.executable).parent / "daphne")
-        self.web = self._spawn("web", [daphne, "-b", "127.0.0.1", "-p", str(self.port), "bespin.asgi:application"])
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.base}/api/test", timeout=1).read()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.web.poll() is not None:
-                    pytest.fail("Daphne did not start:\n" + (self.logs / "web.log").read_text())
-                time.sleep(0.2)
+        self.processes.web(self.port)
+        self.web = self.processes.running[-1]
 
     def stop_web(self) -> None:
-        self.web.terminate()
-        self.web.wait(timeout=10)
+        self.processes.stop(self.web)
 
     def stop(self) -> None:
-        for process in (self.web, self.worker):
-            if process and process.poll() is None:
-                process.terminate()
-                process.wait(timeout=10)
+        self.processes.stop_all()
 
 
 @pytest.fixture(scope="module")
 def live(django_db_setup, tmp_path_factory):
     system = LiveSystem(tmp_path_factory.mktemp("live"))
     try:
-        system.start_web()
+        system.start()
         yield system
     finally:
         system.stop()
@@ -183,13 +158,9 @@ def _start_from_form(page, kind: str, **values) -> Job:
 
 
 def _wait_for_status(job: Job, status: str, timeout: float = 15) -> Job:
-    deadline = time.monotonic() + timeout
-    while True:
-        job.refresh_from_db()
-        if job.status == status or time.monotonic() > deadline:
-            assert job.status == status
-            return job
-        time.sleep(0.05)
+    wait_for(lambda: Job.objects.get(id=job.id).status == status, timeout, message=f"job {job.id} to be {status}")
+    job.refresh_from_db()
+    return job
 
 
 def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_page, owner, shots):

@@ -1,14 +1,13 @@
 """Nothing stuck, nothing lost: workers killed mid-job, Redis emptied or restarted under
 pending jobs, a burst submitted while workers die. Real processes, real signals."""
 
-import asyncio
 import json
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 
 import pytest
-from channels.layers import get_channel_layer
 from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
@@ -16,14 +15,20 @@ from django.utils import timezone
 from jobs import events, heartbeats, lifecycle, queue, recovery
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
+from jobs.queue import rq_job_id
+from jobs.tests.listening import messages_during
 from jobs.tests.processes import Processes, free_port, post_json, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# The bursts here come from one anonymous client, past its cap on unfinished jobs.
+UNCAPPED = {"BESPIN_ANON_MAX_UNFINISHED": "0"}
+
+
 @pytest.fixture
 def processes(tmp_path):
-    started = Processes(tmp_path, BESPIN_ENQUEUE_GRACE="1")
+    started = Processes(tmp_path, BESPIN_ENQUEUE_GRACE="1", **UNCAPPED)
     yield started
     started.stop_all()
 
@@ -36,24 +41,40 @@ def _all_final(job_ids) -> bool:
     return not Job.objects.filter(id__in=job_ids, status__in=[JobStatus.PENDING, JobStatus.RUNNING]).exists()
 
 
-def test_job_of_a_killed_worker_is_requeued_and_finished(processes, capsys, settled_redis):
+def _running(job_ids) -> bool:
+    return Job.objects.filter(id__in=job_ids, status=JobStatus.RUNNING).exists()
+
+
+def _running_on(worker) -> bool:
+    return Job.objects.filter(status=JobStatus.RUNNING, worker_name=worker.worker_name).exists()
+
+
+def test_job_of_a_killed_worker_is_requeued_and_finished(processes, redis_conn, capsys, settled_redis):
     doomed = processes.worker()
     # Long enough to outlast the survivor's start on a busy machine; the test ends once the
     # survivor runs the second attempt.
     job = lifecycle.create_job(kind="sleep", params={"seconds": 60})
     wait_for(lambda: _status(job.id) == ("running", 1), 20, message="the job to start")
     survivor = processes.worker()  # its recovery sweep finds the lost job; it then runs it
+    beat_before = redis_conn.zscore(heartbeats.WORKERS_KEY, doomed.worker_name)
     Processes.kill(doomed)
     killed_at = time.monotonic()
-    wait_for(lambda: _status(job.id)[1] == 2, 20, 0.02, "the lost job to be re-queued")
+    # Until when the killed worker's last heartbeat said it was alive (and running the job).
+    vouched_until = redis_conn.zscore(heartbeats.WORKERS_KEY, doomed.worker_name) or beat_before
+    assert vouched_until, "the killed worker had no heartbeat"
+    wait_for(lambda: _status(job.id)[1] == 2, 30, 0.02, "the lost job to be re-queued")
     recovered_after = time.monotonic() - killed_at
     job.refresh_from_db()
     assert job.lost_count == 1
     assert job.error.startswith("worker lost")
-    wait_for(lambda: _status(job.id) == ("running", 2), 20, message="the survivor to run the second attempt")
+    wait_for(lambda: _status(job.id) == ("running", 2), 30, message="the survivor to run the second attempt")
+    second = Job.objects.get(id=job.id)
+    assert second.worker_name == survivor.worker_name != doomed.worker_name
+    # Taken away only once the killed worker's heartbeat had run out, never while it still
+    # said it was running the job.
+    assert second.started_at.timestamp() >= vouched_until
     assert survivor.poll() is None
-    lifecycle.cancel_job(job=Job.objects.get(id=job.id))  # lets the survivor stop at once
-    assert recovered_after < heartbeats.TTL + 2 * 2 + 1
+    lifecycle.cancel_job(job=second)  # lets the survivor stop at once
     with capsys.disabled():
         print(f"\nworker SIGKILLed -> job re-queued in {recovered_after:.2f} s")
 
@@ -71,28 +92,6 @@ def _mark_running(job, worker_name="gone-worker", age=60, **extra):
     )
 
 
-def _listen_during(group: str, action) -> list[dict]:
-    received, ready = [], threading.Event()
-
-    async def listen():
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(group, channel)
-        ready.set()
-        try:
-            while True:
-                received.append((await asyncio.wait_for(layer.receive(channel), timeout=2))["message"])
-        except TimeoutError:
-            pass
-
-    listener = threading.Thread(target=asyncio.run, args=(listen(),))
-    listener.start()
-    ready.wait(5)
-    action()
-    listener.join(10)
-    return received
-
-
 @pytest.fixture
 def settled_redis(redis_conn):
     """Redis that has held Bespin's keys long enough for heartbeats to be trusted."""
@@ -102,7 +101,7 @@ def settled_redis(redis_conn):
 def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_kind, settled_redis):
     job = lifecycle.create_job(kind="charge_card", params={"seconds": 1})
     _mark_running(job)
-    messages = _listen_during(events.job_group(job.id), recovery.recover_jobs)
+    messages = messages_during(events.job_group(job.id), recovery.recover_jobs)
     job.refresh_from_db()
     assert (job.status, job.error, job.attempt) == (JobStatus.FAILED, recovery.LOST_ERROR, 1)
     assert [m["status"] for m in messages] == ["failed"]
@@ -120,7 +119,7 @@ def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun(settled_redis):
 def test_running_job_with_a_live_heartbeat_is_left_alone(redis_conn, settled_redis):
     job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
-    heartbeats.beat("busy-worker", queue.rq_job_id(job))
+    heartbeats.beat("busy-worker", rq_job_id(job))
     report = recovery.recover_jobs()
     assert _status(job.id) == ("running", 1)
     assert not report.requeued_lost and not report.failed_lost
@@ -162,7 +161,7 @@ def test_pending_job_still_on_the_queue_is_not_enqueued_twice(queue, settings):
     settings.ENQUEUE_GRACE_SECONDS = 0
     job = lifecycle.create_job(kind="random_text", params={"length": 3})
     assert recovery.recover_jobs().reenqueued == []
-    assert queue.job_ids == [queue.rq_job_id(job)]
+    assert queue.job_ids == [rq_job_id(job)]
 
 
 def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_conn, settings):
@@ -171,7 +170,7 @@ def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_co
     job = lifecycle.create_job(kind="random_text", params={"length": 3})
     redis_conn.delete(queue.key)
     assert [j.id for j in recovery.recover_jobs().reenqueued] == [job.id]
-    assert queue.job_ids == [queue.rq_job_id(job)]
+    assert queue.job_ids == [rq_job_id(job)]
 
 
 def test_recover_jobs_command_reports_what_it_did(redis_conn, capsys, settings):
@@ -180,12 +179,12 @@ def test_recover_jobs_command_reports_what_it_did(redis_conn, capsys, settings):
     redis_conn.flushdb()
     call_command("recover_jobs")
     assert "pending jobs enqueued again: 1" in capsys.readouterr().out
-    assert queue.rq_job_id(job) in queue.rq_queue().job_ids
+    assert rq_job_id(job) in queue.rq_queue().job_ids
 
 
 def test_jobs_survive_a_redis_restart(tmp_path):
     port = free_port()
-    processes = Processes(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0", BESPIN_ENQUEUE_GRACE="1")
+    processes = Processes(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0", BESPIN_ENQUEUE_GRACE="1", **UNCAPPED)
     try:
         redis = processes.redis(port)
         base = processes.web()
@@ -193,7 +192,8 @@ def test_jobs_survive_a_redis_restart(tmp_path):
         processes.worker()
         body = json.dumps({"type": "sleep", "params": {"seconds": 0.3}}).encode()
         job_ids = [post_json(base, "/api/jobs", body)["id"] for _ in range(20)]
-        time.sleep(1)
+        # Workers at work and the rest of the jobs waiting in Redis's queue when it goes.
+        wait_for(lambda: _running(job_ids), 30, message="a job to run")
         Processes.kill(redis)  # everything queued is gone with it
         processes.redis(port)
         wait_for(lambda: _all_final(job_ids), 90, 0.2, "every job to finish after the restart")
@@ -215,15 +215,16 @@ def test_a_burst_submitted_while_workers_are_killed_all_finishes(processes):
             with lock:
                 job_ids.append(job_id)
 
-    clients = [threading.Thread(target=submit, args=(5,)) for _ in range(8)]
+    clients = [threading.Thread(target=submit, args=(5,), daemon=True) for _ in range(8)]
     for client in clients:
         client.start()
-    wait_for(lambda: Job.objects.filter(status=JobStatus.RUNNING).exists(), 20, message="a job to run")
-    Processes.kill(workers[0])
-    time.sleep(0.5)
-    Processes.kill(workers[1])
+    # Each worker is killed in the middle of a job, one after the other.
+    for worker in workers:
+        wait_for(partial(_running_on, worker), 30, message=f"a job to run on worker {worker.worker_name}")
+        Processes.kill(worker)
     for client in clients:
-        client.join(30)
+        client.join(60)
+        assert not client.is_alive(), "a client is still submitting"
     processes.worker()
     processes.worker()
     wait_for(lambda: _all_final(job_ids), 90, 0.2, "every job to reach a final state")

@@ -1,12 +1,9 @@
-import asyncio
-import threading
-
 import pytest
-from channels.layers import get_channel_layer
 
 from jobs import events, lifecycle, queue, runner
 from jobs.kinds import random_text
 from jobs.models import JobStatus
+from jobs.tests.listening import messages_during
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +35,7 @@ def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue
     calls = []
     register_kind("counted", lambda params, progress: calls.append(1) or "done")
     job = lifecycle.create_job(kind="counted", params={})
-    queue.rq_queue().enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
+    queue.enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
     assert queue.count == 2
     run_worker()
     job.refresh_from_db()
@@ -64,32 +61,11 @@ def test_a_job_that_is_no_longer_pending_is_not_run(run_worker):
     assert job.result is None
 
 
-def _collect(group: str, until_status: str, run) -> list[dict]:
-    """Listen on `group` in a thread of its own while `run` works in this (the main) thread,
-    where RQ's worker needs to be for its signal handlers."""
-    messages: list[dict] = []
-    listening = threading.Event()
-
-    async def listen():
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(group, channel)
-        listening.set()
-        while not messages or messages[-1]["status"] != until_status:
-            messages.append((await asyncio.wait_for(layer.receive(channel), timeout=10))["message"])
-
-    listener = threading.Thread(target=asyncio.run, args=(listen(),))
-    listener.start()
-    assert listening.wait(5)
-    run()
-    listener.join(15)
-    return messages
-
-
 def test_long_text_reports_progress_to_watchers(run_worker, monkeypatch):
     monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 0)
     job = lifecycle.create_job(kind="random_text", params={"length": 100_000})
-    messages = _collect(events.job_group(job.id), JobStatus.COMPLETED, run_worker)
+    # The worker runs in this (the main) thread, where RQ wants it for its signal handlers.
+    messages = messages_during(events.job_group(job.id), run_worker)
     statuses = [m["status"] for m in messages]
     assert statuses[0] == JobStatus.RUNNING and statuses[-1] == JobStatus.COMPLETED
     progress = [m["progress"] for m in messages if m["status"] == JobStatus.RUNNING]

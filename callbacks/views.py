@@ -1,0 +1,47 @@
+"""The callbacks part of the dashboard's job page, and its "Send again" button."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from callbacks import selectors, services
+from callbacks.models import DeliveryState
+from jobs import selectors as job_selectors
+from jobs.models import Job
+
+RESENDABLE = (DeliveryState.FAILED, DeliveryState.GONE)
+
+
+def callbacks_context(user, job: Job) -> dict:
+    """What templates/jobs/detail.html shows of the job's callbacks: only to its owner and
+    staff, since the attempts hold what the owner's receiver answered."""
+    if not selectors.may_see_callbacks(user, job):
+        return {"show_callbacks": False}
+    deliveries = selectors.deliveries_of(job)
+    return {
+        "show_callbacks": bool(job.callback_url or deliveries),
+        "deliveries": [(delivery, delivery.state in RESENDABLE) for delivery in deliveries],
+        "callbacks_api_url": reverse("api-job-callbacks", args=[job.id]),
+    }
+
+
+@login_required
+@require_POST
+def resend_callback(request, job_id, delivery_id):
+    job = job_selectors.job_or_404(job_id)
+    if not selectors.may_see_callbacks(request.user, job):
+        raise PermissionDenied("only the job's owner or staff may send its callback again")
+    delivery = selectors.delivery_of(job, delivery_id)
+    if delivery is None:
+        raise Http404("no such callback of this job")
+    try:
+        services.resend_delivery(delivery=delivery)
+    except services.NotResendable as error:
+        messages.error(request, f"Nothing sent: {error}.")
+    else:
+        messages.success(request, "Callback queued to be sent again.")
+    return redirect("job-detail", job_id=job.id)
