@@ -1,4 +1,7 @@
-FROM python:3.11-slim
+# 3.12, not 3.11: Python 3.11's asyncio.wait_for can swallow a cancellation (cpython#86296),
+# which redis-py wraps around every command; a WebSocket consumer whose client left could
+# then go on reading for seconds. Bespin runs on 3.11 too (make dev, the tests), without it.
+FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY requirements.txt .
