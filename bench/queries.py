@@ -1,7 +1,7 @@
 """The SQL one job costs: `python -m bench.queries` (run by run.py against the scratch
 database, with a Redis database no worker reads, so the probe job is run here only).
 
-Creates a random_text job through `jobs.lifecycle.create_job` as the API does, then runs it
+Creates a random_text job through `jobs.creation.create_job` as the API does, then runs it
 through `jobs.tasks.run_job` as a worker does, and prints every statement each side sent
 as JSON. Pool check-outs and their health checks are not statements Django sees; they
 are counted separately from psycopg_pool's own statistics.
@@ -17,7 +17,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from jobs import lifecycle, tasks  # noqa: E402
+from jobs import creation, tasks  # noqa: E402
 
 
 def capture(work) -> tuple[list[str], dict]:
@@ -42,7 +42,7 @@ def main() -> None:
 
     def create() -> None:
         nonlocal job
-        job = lifecycle.create_job(kind="random_text", params={"length": 100})
+        job = creation.create_job(kind="random_text", params={"length": 100})
 
     create_sql, create_pool = capture(create)
     run_sql, run_pool = capture(lambda: tasks.run_job(str(job.id)))

@@ -22,16 +22,20 @@ log = logging.getLogger("bespin.http")
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
             "d": 86400, "day": 86400}  # fmt: skip
 
+# KEYS[1]: the key. ARGV: window (ms), limit, a unique prefix for this request's entries, how
+# many it counts for. Returns 0 (counted) or the milliseconds until it would fit.
 _SLIDING_WINDOW = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local window = tonumber(ARGV[1])
+local window, limit, count = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-    local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-    return math.max(1, math.ceil(oldest + window - now))
+local over = redis.call('ZCARD', KEYS[1]) + count - limit
+if over > 0 then
+    if count > limit then return window end
+    local freeing = tonumber(redis.call('ZRANGE', KEYS[1], over - 1, over - 1, 'WITHSCORES')[2])
+    return math.max(1, math.ceil(freeing + window - now))
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
+for i = 1, count do redis.call('ZADD', KEYS[1], now, ARGV[3] .. i) end
 redis.call('PEXPIRE', KEYS[1], window)
 return 0
 """
@@ -45,12 +49,15 @@ def parse_rate(rate: str) -> tuple[int, float]:
     return int(match[1]), float(_PERIODS[match[2]])
 
 
-def spend(key: str, rate: str) -> float:
-    """Count one request against `rate` under `key`: 0 when allowed, else the seconds until
-    one more is. Without Redis the request goes through (logged): a limit is not worth an outage."""
+def spend(key: str, rate: str, *, count: int = 1) -> float:
+    """Count `count` requests (a batch's jobs) against `rate` under `key`: 0 when allowed, else
+    the seconds until they would be. Without Redis the request goes through (logged): a limit
+    is not worth an outage."""
     limit, period = parse_rate(rate)
     try:
-        wait_ms = counters_client().eval(_SLIDING_WINDOW, 1, key, int(period * 1000), limit, uuid.uuid4().hex)
+        wait_ms = counters_client().eval(
+            _SLIDING_WINDOW, 1, key, int(period * 1000), limit, uuid.uuid4().hex + ":", count
+        )
     except redis.RedisError:
         log.warning("rate_unchecked key=%s: Redis unavailable", key, exc_info=True)
         return 0.0
@@ -69,10 +76,14 @@ class RedisRateThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request, view) -> bool:
+        return self.allow(request)
+
+    def allow(self, request, *, count: int = 1) -> bool:
+        """Whether `count` more requests are allowed now (counting them when they are)."""
         rate = self.rate(request)
         if not rate:
             return True
-        self._wait = spend(f"bespin:throttle:{self.scope}:{self.ident(request)}", rate)
+        self._wait = spend(f"bespin:throttle:{self.scope}:{self.ident(request)}", rate, count=count)
         return self._wait == 0
 
     def wait(self) -> float:

@@ -1,5 +1,5 @@
 """The check every way of creating a job runs on its `callback_url` (the API, the dashboard,
-jobs.lifecycle.create_job_once for whatever calls it: batches and schedules too)."""
+jobs.creation.create_job_once for whatever calls it: batches and schedules too)."""
 
 from django.conf import settings
 from rest_framework import serializers

@@ -2,17 +2,19 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from bespin.pagination import NewestFirst
-from jobs import kinds, lifecycle, selectors
+from jobs import creation, kinds, lifecycle, selectors
 from jobs.callers import CreationThrottle, caller_of
 from jobs.serializers import (
     ApiInfoSerializer,
     ErrorSerializer,
+    JobBatchResultSerializer,
+    JobBatchSerializer,
     JobCreateSerializer,
     JobListFilter,
     JobSerializer,
@@ -77,24 +79,39 @@ class JobsLiveness(Liveness):
     message = "Bespin job service is running"
 
 
-def _create(request, *, kind: str, params, callback_url: str = "") -> Response:
-    """Create through the service, honouring an Idempotency-Key; 201, or 200 for a replay."""
+def _idempotency_key(request) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
         raise ValidationError({IDEMPOTENCY_HEADER: [f"at most {IDEMPOTENCY_KEY_MAX} printable characters"]})
+    return key
+
+
+def _creating_caller(request):
     caller = caller_of(request)
     if caller.anonymous and not settings.ANON_CREATE:
         raise NotAuthenticated("sign in to create jobs (Authorization: Token …, or a session)")
+    return caller
+
+
+def _refused(error: Exception) -> Response:
+    """422 for a reused Idempotency-Key, 429 for a caller at its cap of unfinished jobs."""
+    if isinstance(error, creation.IdempotencyKeyReused):
+        return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    # A hint, not a promise: a slot frees when one of the caller's jobs finishes.
+    headers = {"Retry-After": str(UNFINISHED_RETRY_AFTER)}
+    return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
+
+
+def _create(request, *, kind: str, params, callback_url: str = "") -> Response:
+    """Create through the service, honouring an Idempotency-Key; 201, or 200 for a replay."""
+    key = _idempotency_key(request)
+    caller = _creating_caller(request)
     try:
-        created = lifecycle.create_job_once(
+        created = creation.create_job_once(
             kind=kind, params=params, caller=caller, idempotency_key=key, callback_url=callback_url
         )
-    except lifecycle.IdempotencyKeyReused as error:
-        return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-    except lifecycle.TooManyUnfinished as error:
-        # A hint, not a promise: a slot frees when one of the caller's jobs finishes.
-        headers = {"Retry-After": str(UNFINISHED_RETRY_AFTER)}
-        return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
+    except (creation.IdempotencyKeyReused, creation.TooManyUnfinished) as error:
+        return _refused(error)
     data = JobSerializer(created.job, context={"request": request}).data
     headers = {"Location": data["links"]["self"]}
     if created.replayed:
@@ -166,6 +183,36 @@ class RandomTextJob(APIView):
         except ValidationError as error:
             # This endpoint takes `length` itself, not a `params` object: report it that way.
             raise ValidationError(error.detail.get("params", error.detail)) from None
+
+
+class JobBatch(APIView):
+    """Create 1 to 1,000 jobs at once: `{"jobs": [{"type", "params", "callback_url"}, …]}`,
+    all or none, answered in the order given. Every entry is checked first; a bad one is named
+    by its index. The caller's rate and cap count each job."""
+
+    @extend_schema(
+        operation_id="jobs_batch_create",
+        request=JobBatchSerializer,
+        parameters=[_IDEMPOTENCY],
+        responses={**_CREATE_RESPONSES, 201: JobBatchResultSerializer, 200: JobBatchResultSerializer},
+    )
+    def post(self, request):
+        body = _json_object(request)
+        entries = body.get("jobs")
+        if not isinstance(entries, list) or not 1 <= len(entries) <= creation.MAX_BATCH:
+            raise ValidationError({"jobs": [f"a list of 1 to {creation.MAX_BATCH} jobs"]})
+        key = _idempotency_key(request)
+        caller = _creating_caller(request)
+        throttle = CreationThrottle()
+        if not throttle.allow(request, count=len(entries)):
+            raise Throttled(throttle.wait())
+        try:
+            batch = creation.create_jobs(entries=entries, caller=caller, idempotency_key=key)
+        except (creation.IdempotencyKeyReused, creation.TooManyUnfinished) as error:
+            return _refused(error)
+        data = {"jobs": JobSerializer(batch.jobs, many=True, context={"request": request}).data}
+        headers = {REPLAYED_HEADER: "true"} if batch.replayed else {}
+        return Response(data, status=status.HTTP_200_OK if batch.replayed else status.HTTP_201_CREATED, headers=headers)
 
 
 class JobDetail(APIView):

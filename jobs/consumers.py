@@ -117,6 +117,10 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
     async def job_status(self, event):
         await self.send_status(event["message"], event["key"])
 
+    async def job_statuses(self, event):
+        for each in event["events"]:
+            await self.send_status(each["message"], each["key"])
+
     async def receive(self, text_data=None, bytes_data=None):
         # The stream is one-way: whatever a client sends, well-formed or not, is ignored.
         return None

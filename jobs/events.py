@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 SITE_GROUP = "jobs.site"
 # The layer's event type; Channels dispatches it to a consumer's `job_status` method.
 STATUS_EVENT = "job.status"
+# Several jobs' changes in one message (a batch): a consumer's `job_statuses`.
+STATUSES_EVENT = "job.statuses"
 PUBLISH_TIMEOUT = 5.0
 
 
@@ -69,6 +71,11 @@ async def _send(groups: list[str], event: dict) -> None:
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
 
 
+async def _send_each(events_by_group: dict[str, dict]) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(group, event) for group, event in events_by_group.items()))
+
+
 def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
     """Run `coroutine` on this process's publishing loop and wait for its result."""
     future = asyncio.run_coroutine_threadsafe(coroutine, _loop_thread.loop())
@@ -83,12 +90,25 @@ def start_publish(job: Job, *, new: bool = False):
     """Begin sending the job's current state to everyone watching it, and return a function
     that waits until it is sent, so the caller can do other work meanwhile. Never raises: the
     row in PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
+    return _start(_send(groups_for(job, new=new), status_event(job)), f"job={job.id} status={job.status}")
+
+
+def start_publish_new(jobs: list[Job]):
+    """start_publish for a batch of new jobs: one message per group, carrying all of theirs."""
+    events_by_group: dict[str, dict] = {}
+    for job in jobs:
+        for group in groups_for(job, new=True):
+            events_by_group.setdefault(group, {"type": STATUSES_EVENT, "events": []})["events"].append(
+                status_event(job)
+            )
+    return _start(_send_each(events_by_group), f"jobs={len(jobs)} status=pending")
+
+
+def _start(coroutine, what: str):
     try:
-        future = asyncio.run_coroutine_threadsafe(
-            _send(groups_for(job, new=new), status_event(job)), _loop_thread.loop()
-        )
+        future = asyncio.run_coroutine_threadsafe(coroutine, _loop_thread.loop())
     except Exception:
-        log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)
+        log.warning("publish failed %s", what, exc_info=True)
         return lambda: None
 
     def wait() -> None:
@@ -96,7 +116,7 @@ def start_publish(job: Job, *, new: bool = False):
             future.result(timeout=PUBLISH_TIMEOUT)
         except Exception:
             future.cancel()
-            log.warning("publish failed job=%s status=%s", job.id, job.status, exc_info=True)
+            log.warning("publish failed %s", what, exc_info=True)
 
     return wait
 

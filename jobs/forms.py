@@ -56,7 +56,7 @@ class KindForm:
     callback: ParamInput | None = None
 
 
-# Every kind's form has this input beside its parameters (jobs.lifecycle.create_job's callback_url).
+# Every kind's form has this input beside its parameters (jobs.creation.create_job's callback_url).
 CALLBACK_FIELD = "callback_url"
 
 

@@ -8,38 +8,20 @@ overwrites a newer state; each is logged as one line and published to the job's 
 once it is committed.
 """
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from callbacks.validation import validate_callback_url
-from jobs import events, kinds, queue
-from jobs.callers import Caller
-from jobs.models import FINAL_STATUSES, UNFINISHED_STATUSES, IdempotencyKey, Job, JobStatus
+from jobs import events, queue
+from jobs.models import FINAL_STATUSES, Job, JobStatus
 
 log = logging.getLogger("bespin.jobs")
-
-IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
-# Namespaces the advisory lock taken per caller while its cap is checked.
-_CAP_LOCK = "bespin.jobs.cap:"
 
 
 class JobStateConflict(Exception):
     """The job's status does not allow the requested change (the API answers 409)."""
-
-
-class IdempotencyKeyReused(Exception):
-    """An Idempotency-Key came back with different parameters (the API answers 422)."""
-
-
-class TooManyUnfinished(Exception):
-    """The caller already has as many unfinished jobs as it may (the API answers 429)."""
 
 
 def log_change(job: Job, **extra) -> None:
@@ -53,109 +35,6 @@ def log_change(job: Job, **extra) -> None:
         **extra,
     }
     log.info("job_change %s", " ".join(f"{k}={v}" for k, v in fields.items() if v is not None))
-
-
-# Creation
-
-
-@dataclass
-class Created:
-    job: Job
-    replayed: bool = False
-
-
-def create_job(*, kind: str, params, owner=None, caller: Caller | None = None, callback_url: str = "") -> Job:
-    """Create a pending job of `kind` and enqueue it once the row is committed; raises
-    serializers.ValidationError for an unknown kind, bad parameters or a callback_url that
-    cannot be used. A `caller` (a request's) brings its limits; without one (webhook
-    triggers) `owner` owns the job. When it ends, the workers POST it to `callback_url`."""
-    return create_job_once(kind=kind, params=params, owner=owner, caller=caller, callback_url=callback_url).job
-
-
-def create_job_once(
-    *, kind: str, params, owner=None, caller: Caller | None = None, idempotency_key: str = "", callback_url: str = ""
-) -> Created:
-    """`create_job` that honours an Idempotency-Key: the same key from the same caller within
-    IDEMPOTENCY_KEY_TTL gives back the first job (`replayed`), also when two requests race.
-    Raises TooManyUnfinished when the caller has reached its cap."""
-    anonymous = caller is not None and caller.anonymous
-    job_kind, clean_params = kinds.validate_params(kind=kind, params=params, anonymous=anonymous)
-    if caller is not None:
-        owner = caller.owner
-    owner = owner if owner is not None and owner.pk else None
-    callback_url = validate_callback_url(url=callback_url, owner=owner, anonymous=anonymous)
-    client = caller.client if caller is not None else ""
-    if idempotency_key:
-        return _create_once(job_kind, clean_params, owner, caller, idempotency_key, callback_url)
-    if caller is None or not caller.max_unfinished:
-        # One INSERT needs no transaction of its own: outside one, its on_commit work runs
-        # as soon as it is written; inside a caller's, after the caller commits.
-        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url))
-    with transaction.atomic():
-        _hold_cap(caller)
-        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url))
-
-
-def _create_once(job_kind, params: dict, owner, caller: Caller | None, key: str, callback_url: str = "") -> Created:
-    client = caller.client if caller is not None else ""
-    fingerprint = _fingerprint(job_kind.name, params, callback_url)
-    IdempotencyKey.objects.filter(client=client, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL).delete()
-    try:
-        with transaction.atomic():
-            if caller is not None and caller.max_unfinished:
-                _hold_cap(caller)
-            job = _insert_job(job_kind, params, owner, client, callback_url)
-            # The unique (client, key) index makes a concurrent twin wait here for this
-            # transaction, then fail, so exactly one job is created.
-            IdempotencyKey.objects.create(client=client, key=key, fingerprint=fingerprint, job=job)
-            return Created(job)
-    except (IntegrityError, TooManyUnfinished) as error:
-        # A replay of a key already used is answered even when the caller is at its cap.
-        existing = IdempotencyKey.objects.select_related("job").filter(client=client, key=key).first()
-        if existing is None:
-            raise error from None
-        if existing.fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was used with different parameters; use a new key"
-            ) from None
-        return Created(existing.job, replayed=True)
-
-
-def _hold_cap(caller: Caller) -> None:
-    """Inside the creating transaction: wait for the caller's other creations to commit (a
-    lock per caller), then count its unfinished jobs. Counting without the lock would let
-    concurrent requests all see room for one more."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [_CAP_LOCK + caller.client])
-    unfinished = Job.objects.filter(client=caller.client, status__in=UNFINISHED_STATUSES)[: caller.max_unfinished]
-    if unfinished.count() >= caller.max_unfinished:
-        who = "this address" if caller.anonymous else "you"
-        hint = "; sign in for more" if caller.anonymous else ""
-        raise TooManyUnfinished(
-            f"{who} already {'has' if caller.anonymous else 'have'} {caller.max_unfinished} jobs pending or running: "
-            f"wait for some to finish{hint}"
-        )
-
-
-def _fingerprint(kind: str, params: dict, callback_url: str = "") -> str:
-    # Without a callback the fingerprint is what it always was: keys stored before stay valid.
-    request = [kind, params, callback_url] if callback_url else [kind, params]
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str = "", callback_url: str = "") -> Job:
-    job = Job.objects.create(type=job_kind.name, params=params, owner=owner, client=client, callback_url=callback_url)
-    # After commit: a job rolled back by an idempotency race was never created.
-    transaction.on_commit(partial(_announce_new, job))
-    return job
-
-
-def _announce_new(job: Job) -> None:
-    """Log, enqueue and publish a committed new job; the publish travels while it enqueues."""
-    published = events.start_publish(job, new=True)
-    log_change(job)
-    queue.enqueue_job(job)
-    published()
 
 
 # Changes of an existing job

@@ -105,6 +105,8 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    # For a batch (POST /api/jobs/batch): the ids of all its jobs, in order; `job` is the first.
+    batch = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

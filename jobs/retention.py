@@ -1,6 +1,6 @@
 """What is kept and for how long. Finished jobs are kept until pruned: `manage.py prune_jobs
 --older-than 30d`, or BESPIN_JOB_RETENTION applied by the workers' periodic maintenance.
-Idempotency keys go once they are older than jobs.lifecycle.IDEMPOTENCY_KEY_TTL. Webhook
+Idempotency keys go once they are older than jobs.creation.IDEMPOTENCY_KEY_TTL. Webhook
 receipts outlive their jobs (their link is emptied) and have their own pruning
 (webhooks.retention).
 
@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bespin.pruning import delete_in_batches
-from jobs.lifecycle import IDEMPOTENCY_KEY_TTL
+from jobs.creation import IDEMPOTENCY_KEY_TTL
 from jobs.models import FINAL_STATUSES, IdempotencyKey, Job
 
 log = logging.getLogger("bespin.jobs")

@@ -2,6 +2,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from jobs import kinds
+from jobs.creation import MAX_BATCH
 from jobs.models import Job, JobStatus
 
 
@@ -42,6 +43,16 @@ class JobCreateSerializer(serializers.Serializer):
         help_text="http(s) URL that Bespin POSTs the job to, signed, once it ends (needs sign-in and a "
         "callback secret: POST /api/me/callback-secret)",
     )  # fmt: skip
+
+
+class JobBatchSerializer(serializers.Serializer):
+    """The body of `POST /api/jobs/batch`."""
+
+    jobs = serializers.ListField(child=JobCreateSerializer(), min_length=1, max_length=MAX_BATCH)
+
+
+class JobBatchResultSerializer(serializers.Serializer):
+    jobs = JobSerializer(many=True)
 
 
 class JobListFilter(serializers.Serializer):

@@ -20,7 +20,7 @@ from rest_framework import serializers
 
 from bespin.pagination import BadCursor, NewestFirst, Page, without_cursor
 from callbacks.views import callbacks_context
-from jobs import kinds, lifecycle, selectors
+from jobs import creation, kinds, lifecycle, selectors
 from jobs.callers import caller_of
 from jobs.charts import last_hour_charts
 from jobs.consumers import SITE_SCOPE
@@ -129,7 +129,7 @@ def start_job(request):
     if job_kind is None:
         return _render_job_list(request, error=f"Unknown job type {name[:64]!r}.", status=400)
     try:
-        job = lifecycle.create_job(
+        job = creation.create_job(
             kind=name, params=params_from(job_kind, request.POST), caller=caller_of(request),
             callback_url=request.POST.get(CALLBACK_FIELD, ""),
         )  # fmt: skip
@@ -137,7 +137,7 @@ def start_job(request):
         field_errors, general = split_errors(error)
         form = kind_form(job_kind, values=request.POST, errors=field_errors, error=general)
         return _render_job_list(request, failed_form=form, status=400)
-    except lifecycle.TooManyUnfinished as error:
+    except creation.TooManyUnfinished as error:
         form = kind_form(job_kind, values=request.POST, error=f"{str(error)[0].upper()}{str(error)[1:]}.")
         return _render_job_list(request, failed_form=form, status=429)
     messages.success(

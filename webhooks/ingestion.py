@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from bespin.redis import counters_client
-from jobs import lifecycle
+from jobs import creation
 from webhooks import config, counters, ratelimit
 from webhooks import headers as h
 from webhooks.config import SourceConfig, TriggerRule
@@ -246,7 +246,7 @@ _RECEIPT_FIELDS = ("id", "source", "event", "delivery_id", "payload", "headers",
 
 def _start_job(*, receipt_id: uuid.UUID, trigger: TriggerRule):
     try:
-        job = lifecycle.create_job(kind=trigger.job_kind, params=trigger.params)
+        job = creation.create_job(kind=trigger.job_kind, params=trigger.params)
     except serializers.ValidationError as error:
         # The trigger was valid when saved; a kind or limit changed since. Keep the receipt.
         log.error("webhook_trigger_failed receipt=%s trigger=%r error=%s", receipt_id, trigger.pattern, error.detail)

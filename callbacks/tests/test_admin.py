@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from callbacks import sender
 from callbacks.models import CallbackDelivery
 from callbacks.tests.conftest import end_job
-from jobs import lifecycle
+from jobs import creation
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def admin_client(client):
 def test_a_delivery_and_its_attempts_are_shown_read_only(admin_client, signer, receiver):
     owner, secret = signer
     hooks = receiver(secrets=[secret])
-    job = lifecycle.create_job(kind="random_text", params={}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="random_text", params={}, owner=owner, callback_url=hooks.url())
     end_job(job)
     sender.deliver_due()
     delivery = CallbackDelivery.objects.get(job=job)

@@ -4,7 +4,7 @@ import pytest
 
 from callbacks import sender
 from callbacks.tests.conftest import end_job
-from jobs import lifecycle
+from jobs import creation
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def sent_job(signer, receiver):
     owner, secret = signer
     hooks = receiver("--fail-first", "1", secrets=[secret])
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
     end_job(job)
     sender.deliver_due()
     sender.deliver_due()
@@ -58,7 +58,7 @@ def test_an_unknown_job_is_404(api, owner):
 
 def test_a_job_that_has_not_ended_has_no_attempts_yet(api, signer):
     owner, _ = signer
-    job = lifecycle.create_job(kind="random_text", params={}, owner=owner, callback_url="https://hooks.example.com/")
+    job = creation.create_job(kind="random_text", params={}, owner=owner, callback_url="https://hooks.example.com/")
     api.force_authenticate(owner)
     assert api.get(f"/api/jobs/{job.id}/callbacks").json() == {
         "callback_url": "https://hooks.example.com/", "deliveries": [], "attempts": []

@@ -7,7 +7,7 @@ from django.urls import reverse
 from callbacks import sender
 from callbacks.models import DeliveryState
 from callbacks.tests.conftest import delivery_of, end_job
-from jobs import lifecycle
+from jobs import creation
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ def failed_callback(signer, receiver, settings):
     settings.CALLBACK_BACKOFF = ()  # one attempt, then failed
     owner, secret = signer
     hooks = receiver("--fail-first", "1", "--body", "<script>alert(1)</script>", secrets=[secret])
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
     end_job(job)
     sender.deliver_due()
     assert delivery_of(job).state == DeliveryState.FAILED

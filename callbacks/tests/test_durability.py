@@ -4,7 +4,7 @@ they wait, loses none (at least once: the receiver deduplicates by webhook-id)."
 import pytest
 
 from callbacks.models import CallbackAttempt, CallbackDelivery, DeliveryState
-from jobs import lifecycle
+from jobs import creation, lifecycle
 from jobs.tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +20,7 @@ def test_a_callback_whose_worker_was_killed_mid_send_is_sent_by_the_next_worker(
     processes.env["BESPIN_CALLBACK_TIMEOUT"] = "5"
     worker = processes.worker()
     hooks = receiver("--hold-first", secrets=[secret])
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
     hooks.wait_for_requests(1)
     processes.kill(worker)
     assert _state(job) == DeliveryState.PENDING
@@ -36,7 +36,7 @@ def test_a_callback_whose_worker_was_killed_mid_send_is_sent_by_the_next_worker(
 def test_a_callback_due_while_no_worker_runs_survives_a_redis_flush(processes, receiver, signer, redis_conn):
     owner, secret = signer
     hooks = receiver(secrets=[secret])
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
     lifecycle.cancel_job(job=job)  # no worker runs: ended while pending, its callback due
     redis_conn.flushdb()
     processes.worker()
@@ -49,7 +49,7 @@ def test_a_callback_waiting_to_be_retried_survives_a_redis_flush(processes, rece
     processes.env["BESPIN_CALLBACK_BACKOFF"] = "2,2"
     processes.worker()
     hooks = receiver("--fail-first", "1", secrets=[secret])
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
     wait_for(lambda: CallbackAttempt.objects.filter(delivery__job=job).exists(), 30, message="the first attempt")
     redis_conn.flushdb()
     wait_for(lambda: _state(job) == DeliveryState.DELIVERED, 30, message="the retry delivered")

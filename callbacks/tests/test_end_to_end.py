@@ -10,7 +10,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from callbacks.models import CallbackDelivery, DeliveryState
-from jobs import lifecycle
+from jobs import creation
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import free_port, wait_for
 
@@ -64,9 +64,9 @@ def test_a_receiver_that_does_not_answer_does_not_hold_up_jobs(processes, receiv
     processes.env["BESPIN_CALLBACK_TIMEOUT"] = "60"  # the receiver holds the request all that time
     processes.worker()
     hooks = receiver("--hold-first", secrets=[secret])
-    called = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
+    called = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=hooks.url())
     hooks.wait_for_requests(1)  # and held, unanswered
-    plain = [lifecycle.create_job(kind="random_text", params={"length": 2}) for _ in range(5)]
+    plain = [creation.create_job(kind="random_text", params={"length": 2}) for _ in range(5)]
     wait_for(lambda: not Job.objects.filter(id__in=[j.id for j in plain]).exclude(status=JobStatus.COMPLETED).exists(),
              20, message="the jobs after it to complete")  # fmt: skip
     delivery = CallbackDelivery.objects.get(job=called)

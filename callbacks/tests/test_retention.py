@@ -8,7 +8,7 @@ from django.utils import timezone
 from callbacks import sender
 from callbacks.models import CallbackAttempt, CallbackDelivery
 from callbacks.tests.conftest import end_job
-from jobs import lifecycle, retention
+from jobs import creation, retention
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 def test_a_pruned_job_leaves_no_callback_behind(signer, receiver):
     owner, secret = signer
     hooks = receiver(secrets=[secret])
-    old = lifecycle.create_job(kind="random_text", params={}, owner=owner, callback_url=hooks.url())
-    recent = lifecycle.create_job(kind="random_text", params={}, owner=owner, callback_url=hooks.url())
+    old = creation.create_job(kind="random_text", params={}, owner=owner, callback_url=hooks.url())
+    recent = creation.create_job(kind="random_text", params={}, owner=owner, callback_url=hooks.url())
     end_job(old)
     end_job(recent)
     sender.deliver_due()

@@ -9,13 +9,13 @@ import pytest
 from callbacks import sender
 from callbacks.models import CallbackAttempt, DeliveryState
 from callbacks.tests.conftest import delivery_of, end_job
-from jobs import lifecycle
+from jobs import creation, lifecycle
 
 pytestmark = pytest.mark.django_db
 
 
 def _ended_job(owner, url, status="completed"):
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=url)
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=url)
     end_job(job, status)
     job.refresh_from_db()
     return job

@@ -10,7 +10,7 @@ from callbacks import addresses, sender, transport
 from callbacks.addresses import RefusedUrl
 from callbacks.models import CallbackAttempt, CallbackDelivery
 from callbacks.tests.conftest import end_job
-from jobs import lifecycle
+from jobs import creation
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_a_name_resolving_to_a_private_address_is_a_failed_attempt_naming_why(si
     owner, secret = signer
     hooks = receiver(secrets=[secret])
     resolver["hooks.example.com"] = ["127.0.0.1"]
-    job = lifecycle.create_job(
+    job = creation.create_job(
         kind="sleep", params={"seconds": 0}, owner=owner, callback_url=f"http://hooks.example.com:{hooks.port}/x"
     )
     settings.CALLBACK_ALLOW_PRIVATE = False
@@ -87,7 +87,7 @@ def test_the_connection_goes_to_the_vetted_address_with_the_original_host(signer
     owner, secret = signer
     hooks = receiver(secrets=[secret])
     resolver["hooks.example.com"] = ["127.0.0.1"]
-    job = lifecycle.create_job(
+    job = creation.create_job(
         kind="sleep", params={"seconds": 0}, owner=owner, callback_url=f"http://hooks.example.com:{hooks.port}/x"
     )
     end_job(job)
@@ -102,7 +102,7 @@ def test_the_connection_goes_to_the_vetted_address_with_the_original_host(signer
 def test_a_stored_url_naming_a_private_address_is_refused_when_sending(signer, receiver, settings):
     owner, secret = signer
     hooks = receiver(secrets=[secret])
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 0}, owner=owner, callback_url=hooks.url())
+    job = creation.create_job(kind="sleep", params={"seconds": 0}, owner=owner, callback_url=hooks.url())
     settings.CALLBACK_ALLOW_PRIVATE = False  # turned off after the job was made
     end_job(job)
     sender.deliver_due()

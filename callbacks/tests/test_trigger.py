@@ -8,14 +8,14 @@ from callbacks.models import CallbackDelivery, DeliveryState
 from callbacks.services import NOTIFY_CHANNEL
 from callbacks.tests.conftest import end_job
 from conftest import database_url_for_tests
-from jobs import lifecycle
+from jobs import creation, lifecycle
 from jobs.models import Job, JobStatus
 
 HOOK = "https://hooks.example.com/bespin"
 
 
 def _job(owner, callback_url=HOOK):
-    return lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=callback_url)
+    return creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=callback_url)
 
 
 @pytest.mark.django_db

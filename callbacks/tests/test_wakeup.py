@@ -7,7 +7,7 @@ import pytest
 
 from callbacks.sender import Sender
 from callbacks.tests.conftest import end_job
-from jobs import lifecycle
+from jobs import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +26,7 @@ def listening_sender():
 
 
 def test_the_end_of_a_job_with_a_callback_wakes_the_sender(listening_sender, signer):
-    job = lifecycle.create_job(
+    job = creation.create_job(
         kind="random_text", params={}, owner=signer[0], callback_url="https://hooks.example.com/"
     )
     listening_sender.wake.clear()
@@ -35,8 +35,8 @@ def test_the_end_of_a_job_with_a_callback_wakes_the_sender(listening_sender, sig
 
 
 def test_the_end_of_a_job_without_one_does_not(listening_sender, signer):
-    job = lifecycle.create_job(kind="random_text", params={}, owner=signer[0])
-    with_callback = lifecycle.create_job(
+    job = creation.create_job(kind="random_text", params={}, owner=signer[0])
+    with_callback = creation.create_job(
         kind="random_text", params={}, owner=signer[0], callback_url="https://hooks.example.com/"
     )
     listening_sender.wake.clear()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs import lifecycle
+from jobs import creation, lifecycle
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def make_job(django_capture_on_commit_callbacks):
     def make(kind="random_text", params=None, owner=None, state="pending", result="cloud data", error="disk on fire"):
         # Nothing commits in a test transaction: run the after-commit enqueue and publish now.
         with django_capture_on_commit_callbacks(execute=True):
-            job = lifecycle.create_job(kind=kind, params=params if params is not None else {"length": 2}, owner=owner)
+            job = creation.create_job(kind=kind, params=params if params is not None else {"length": 2}, owner=owner)
             if state in ("running", "completed", "failed"):
                 job = lifecycle.start_job(job_id=job.id, worker_name="test-worker")
             if state == "completed":

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import expect, sync_playwright
 
-from jobs import lifecycle
+from jobs import creation, lifecycle
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import Processes, free_port, wait_for
 from webhooks import sources
@@ -171,12 +171,12 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
 
     # Some history for the charts, then one long job that keeps the only worker busy, so
     # that the next jobs wait in the queue and two of them can be failed by hand.
-    done = [lifecycle.create_job(kind="random_text", params={"length": 20 + i}, owner=owner) for i in range(6)]
+    done = [creation.create_job(kind="random_text", params={"length": 20 + i}, owner=owner) for i in range(6)]
     for job in done:
         _wait_for_status(job, JobStatus.COMPLETED)
-    long_job = lifecycle.create_job(kind="sleep", params={"seconds": 30}, owner=owner)
+    long_job = creation.create_job(kind="sleep", params={"seconds": 30}, owner=owner)
     _wait_for_status(long_job, JobStatus.RUNNING)
-    waiting = [lifecycle.create_job(kind="random_text", params={"length": 5}, owner=owner) for _ in range(4)]
+    waiting = [creation.create_job(kind="random_text", params={"length": 5}, owner=owner) for _ in range(4)]
     for job, error in zip(waiting[2:], ["upstream answered 503", "ValueError: bad input"], strict=True):
         lifecycle.fail_job(job=lifecycle.start_job(job_id=job.id, worker_name="worker-7"), error=error)
 
@@ -277,7 +277,7 @@ def test_after_a_server_restart_the_page_reconnects_and_catches_up(owner_page, o
     live.stop_web()
     expect(indicator).to_contain_text("Offline, reconnecting")
     # Made while no server can tell the page: only the catch-up after reconnecting shows it.
-    missed = lifecycle.create_job(kind="random_text", params={"length": 7}, owner=owner)
+    missed = creation.create_job(kind="random_text", params={"length": 7}, owner=owner)
     _wait_for_status(missed, JobStatus.COMPLETED)
     live.start_web()
 
@@ -285,7 +285,7 @@ def test_after_a_server_restart_the_page_reconnects_and_catches_up(owner_page, o
     expect(_row(page, missed).locator("[data-status]")).to_have_text("Completed")
     assert _still_marked(page), "the page reloaded instead of catching up"
     # And the new connection carries the next change live again.
-    after = lifecycle.create_job(kind="sleep", params={"seconds": 0.5}, owner=owner)
+    after = creation.create_job(kind="sleep", params={"seconds": 0.5}, owner=owner)
     expect(_row(page, after).locator("[data-status]")).to_have_text("Completed")
 
 

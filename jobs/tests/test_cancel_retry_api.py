@@ -1,6 +1,6 @@
 import pytest
 
-from jobs import heartbeats, kinds, lifecycle
+from jobs import creation, heartbeats, kinds, lifecycle
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import Processes, wait_for
 
@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_cancelling_a_pending_job_takes_it_off_the_queue(api, queue, run_worker):
-    job = lifecycle.create_job(kind="random_text", params={"length": 5})
+    job = creation.create_job(kind="random_text", params={"length": 5})
     assert queue.count == 1
     response = api.post(f"/api/jobs/{job.id}/cancel")
     assert response.status_code == 200
@@ -21,7 +21,7 @@ def test_cancelling_a_pending_job_takes_it_off_the_queue(api, queue, run_worker)
 
 @pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED])
 def test_cancelling_a_finished_job_is_409(api, run_worker, failing_kind, status):
-    job = lifecycle.create_job(kind="boom" if status == JobStatus.FAILED else "random_text", params={})
+    job = creation.create_job(kind="boom" if status == JobStatus.FAILED else "random_text", params={})
     if status == JobStatus.CANCELLED:
         lifecycle.cancel_job(job=job)
     else:
@@ -33,7 +33,7 @@ def test_cancelling_a_finished_job_is_409(api, run_worker, failing_kind, status)
 
 
 def test_retrying_a_failed_job_runs_a_new_attempt(api, run_worker, failing_kind, monkeypatch):
-    job = lifecycle.create_job(kind="boom", params={})
+    job = creation.create_job(kind="boom", params={})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
@@ -48,7 +48,7 @@ def test_retrying_a_failed_job_runs_a_new_attempt(api, run_worker, failing_kind,
 
 
 def test_retrying_a_cancelled_job_runs_it(api, run_worker):
-    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    job = creation.create_job(kind="random_text", params={"length": 3})
     lifecycle.cancel_job(job=job)
     assert api.post(f"/api/jobs/{job.id}/retry").status_code == 200
     run_worker()
@@ -58,7 +58,7 @@ def test_retrying_a_cancelled_job_runs_it(api, run_worker):
 
 @pytest.mark.parametrize("done", [False, True])
 def test_retrying_a_pending_or_completed_job_is_409(api, run_worker, done):
-    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    job = creation.create_job(kind="random_text", params={"length": 3})
     if done:
         run_worker()
     response = api.post(f"/api/jobs/{job.id}/retry")
@@ -76,7 +76,7 @@ def test_unknown_job_is_404_for_actions(api, path):
     ("who", "allowed"), [("owner", True), ("staff", True), ("teammate", False), ("stranger", False), (None, False)]
 )
 def test_only_owner_or_staff_may_cancel_an_owned_job(api, request, who, allowed, owner):
-    job = lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    job = creation.create_job(kind="random_text", params={}, owner=owner)
     if who:
         api.force_authenticate(request.getfixturevalue(who))
     response = api.post(f"/api/jobs/{job.id}/cancel")
@@ -86,13 +86,13 @@ def test_only_owner_or_staff_may_cancel_an_owned_job(api, request, who, allowed,
 
 
 def test_anyone_holding_the_id_may_cancel_an_anonymous_job(api, stranger):
-    job = lifecycle.create_job(kind="random_text", params={})
+    job = creation.create_job(kind="random_text", params={})
     api.force_authenticate(stranger)
     assert api.post(f"/api/jobs/{job.id}/cancel").status_code == 200
 
 
 def test_stranger_may_not_retry_an_owned_job(api, owner, stranger):
-    job = lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    job = creation.create_job(kind="random_text", params={}, owner=owner)
     lifecycle.cancel_job(job=job)
     api.force_authenticate(stranger)
     assert api.post(f"/api/jobs/{job.id}/retry").status_code == 403
@@ -104,7 +104,7 @@ def test_cancelling_a_running_sleep_job_stops_its_handler(api, tmp_path):
     processes = Processes(tmp_path)
     try:
         worker = processes.worker()
-        job = lifecycle.create_job(kind="sleep", params={"seconds": 60})
+        job = creation.create_job(kind="sleep", params={"seconds": 60})
         wait_for(lambda: Job.objects.get(id=job.id).status == JobStatus.RUNNING, 20, message="the job to start")
         response = api.post(f"/api/jobs/{job.id}/cancel")
         assert response.status_code == 200 and response.json()["status"] == JobStatus.CANCELLED

@@ -6,13 +6,13 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from bespin.asgi import application
-from jobs import events, lifecycle
+from jobs import creation, events, lifecycle
 from jobs.consumers import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND
 from jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-create_job = database_sync_to_async(lifecycle.create_job)
+create_job = database_sync_to_async(creation.create_job)
 
 
 async def _connect(path: str) -> WebsocketCommunicator:

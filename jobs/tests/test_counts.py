@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from jobs import lifecycle, selectors, tallies
+from jobs import creation, lifecycle, selectors, tallies
 from jobs.models import DURATION_BUCKETS, EVERYONE, Job, JobCountDelta, JobStatus, JobTallyDelta
 
 pytestmark = pytest.mark.django_db
@@ -25,10 +25,10 @@ def _actual(**filters) -> dict[str, int]:
 
 def test_counts_follow_every_change_of_status(owner, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        done = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner)
-        failed = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner)
-        cancelled = lifecycle.create_job(kind="sleep", params={"seconds": 1})
-        lifecycle.create_job(kind="sleep", params={"seconds": 1})
+        done = creation.create_job(kind="random_text", params={"length": 2}, owner=owner)
+        failed = creation.create_job(kind="random_text", params={"length": 2}, owner=owner)
+        cancelled = creation.create_job(kind="sleep", params={"seconds": 1})
+        creation.create_job(kind="sleep", params={"seconds": 1})
         lifecycle.complete_job(job=lifecycle.start_job(job_id=done.id), result="a b")
         lifecycle.fail_job(job=lifecycle.start_job(job_id=failed.id), error="boom")
         lifecycle.cancel_job(job=cancelled)
@@ -44,8 +44,8 @@ def test_counts_follow_every_change_of_status(owner, django_capture_on_commit_ca
 
 
 def test_deleting_jobs_and_their_owner_moves_the_counts(owner):
-    lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner)
-    lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner)
+    creation.create_job(kind="random_text", params={"length": 2}, owner=owner)
+    creation.create_job(kind="random_text", params={"length": 2}, owner=owner)
     tallies.roll_up()
     owner.delete()  # the jobs stay, owned by nobody
     assert _counted(owner.pk) == {}
@@ -57,16 +57,16 @@ def test_deleting_jobs_and_their_owner_moves_the_counts(owner):
 
 @pytest.mark.django_db(transaction=True)  # TRUNCATE waits for no deferred foreign-key check
 def test_truncating_the_jobs_empties_the_counts():
-    lifecycle.create_job(kind="random_text", params={"length": 2})
+    creation.create_job(kind="random_text", params={"length": 2})
     tallies.roll_up()
-    lifecycle.create_job(kind="random_text", params={"length": 2})
+    creation.create_job(kind="random_text", params={"length": 2})
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {Job._meta.db_table} CASCADE")
     assert _counted() == {}
 
 
 def test_run_times_are_tallied_in_the_bucket_they_fit_under():
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    job = creation.create_job(kind="sleep", params={"seconds": 1})
     started = lifecycle.start_job(job_id=job.id)
     Job.objects.filter(id=job.id).update(started_at=started.started_at - timedelta(seconds=3))
     started.refresh_from_db()
@@ -82,7 +82,7 @@ def test_run_times_are_tallied_in_the_bucket_they_fit_under():
 
 
 def test_a_job_cancelled_before_it_ran_is_counted_as_ended_but_not_timed():
-    lifecycle.cancel_job(job=lifecycle.create_job(kind="sleep", params={"seconds": 1}))
+    lifecycle.cancel_job(job=creation.create_job(kind="sleep", params={"seconds": 1}))
     tally = selectors.job_tallies()["sleep"]
     assert tally.ended == {JobStatus.CANCELLED: 1}
     assert sum(tally.buckets) == 0
@@ -98,7 +98,7 @@ def test_the_databases_buckets_are_those_of_the_code(seconds):
 
 
 def test_reading_the_counts_does_not_count_the_jobs(django_assert_max_num_queries):
-    lifecycle.create_job(kind="random_text", params={"length": 2})
+    creation.create_job(kind="random_text", params={"length": 2})
     with django_assert_max_num_queries(1) as captured:
         selectors.counts_by_status(owner_id=EVERYONE)
     assert not re.search(rf"\b{Job._meta.db_table}\b", captured.captured_queries[0]["sql"])

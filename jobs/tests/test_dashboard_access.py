@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from jobs import lifecycle
+from jobs import creation
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def job(owner):
-    return lifecycle.create_job(kind="sleep", params={"seconds": 5}, owner=owner)
+    return creation.create_job(kind="sleep", params={"seconds": 5}, owner=owner)
 
 
 @pytest.mark.parametrize("name", ["dashboard", "job-list", "job-detail"])

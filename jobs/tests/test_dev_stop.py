@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, process_env
-from jobs import heartbeats, lifecycle
+from jobs import creation, heartbeats
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import free_port, wait_for
 
@@ -141,7 +141,7 @@ def dev(start_dev):
 
 
 def running_job(seconds: int) -> Job:
-    job = lifecycle.create_job(kind="sleep", params={"seconds": seconds})
+    job = creation.create_job(kind="sleep", params={"seconds": seconds})
 
     def running():
         job.refresh_from_db()

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from django.test import override_settings
 
-from jobs import heartbeats, lifecycle
+from jobs import creation, heartbeats
 from jobs.tests.processes import Processes, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,10 +90,10 @@ def test_metrics_take_the_bearer_scheme_in_any_case(api):
 
 @override_settings(METRICS_TOKEN=METRICS_TOKEN)
 def test_metrics_count_jobs_by_kind_and_status_with_a_histogram_of_run_times(api, run_worker):
-    lifecycle.create_job(kind="random_text", params={"length": 3})
-    lifecycle.create_job(kind="random_text", params={"length": 3})
+    creation.create_job(kind="random_text", params={"length": 3})
+    creation.create_job(kind="random_text", params={"length": 3})
     run_worker()
-    lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    creation.create_job(kind="sleep", params={"seconds": 1})
     response = scrape(api)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=")
@@ -113,7 +113,7 @@ def test_metrics_count_jobs_by_kind_and_status_with_a_histogram_of_run_times(api
 def test_counters_never_go_down_when_jobs_are_deleted(api, run_worker):
     from jobs.models import Job
 
-    lifecycle.create_job(kind="random_text", params={"length": 3})
+    creation.create_job(kind="random_text", params={"length": 3})
     run_worker()
     Job.objects.all().delete()
     text = scrape(api).content.decode()
@@ -145,7 +145,7 @@ def test_docs_page_loads_its_files_from_this_server(api):
 
 def test_every_change_is_one_structured_log_line(run_worker, caplog):
     with caplog.at_level(logging.INFO, logger="bespin.jobs"):
-        job = lifecycle.create_job(kind="random_text", params={"length": 3})
+        job = creation.create_job(kind="random_text", params={"length": 3})
         run_worker()
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job_change")]
     assert [line.split(" status=")[1].split(" ")[0] for line in lines] == ["pending", "running", "completed"]
@@ -163,7 +163,7 @@ async def test_health_passes_while_this_server_holds_websockets_open(redis_conn)
     from bespin.asgi import application
 
     heartbeats.beat("w1")
-    job = await database_sync_to_async(lifecycle.create_job)(kind="random_text", params={})
+    job = await database_sync_to_async(creation.create_job)(kind="random_text", params={})
     communicator = WebsocketCommunicator(application, f"/api/ws/jobs?job_id={job.id}")
     assert (await communicator.connect())[0]
     await communicator.receive_json_from(timeout=5)

@@ -2,14 +2,14 @@ import uuid
 
 import pytest
 
-from jobs import lifecycle
+from jobs import creation
 from jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db
 
 
 def test_job_detail_by_id_for_anyone(api, owner):
-    job = lifecycle.create_job(kind="random_text", params={"length": 3}, owner=owner)
+    job = creation.create_job(kind="random_text", params={"length": 3}, owner=owner)
     response = api.get(f"/api/jobs/{job.id}")
     assert response.status_code == 200
     body = response.json()
@@ -33,9 +33,9 @@ def test_listing_needs_a_signed_in_user(api):
 
 
 def test_listing_shows_own_jobs_newest_first(api, owner, stranger):
-    first = lifecycle.create_job(kind="random_text", params={}, owner=owner)
-    second = lifecycle.create_job(kind="sleep", params={"seconds": 1}, owner=owner)
-    lifecycle.create_job(kind="random_text", params={}, owner=stranger)
+    first = creation.create_job(kind="random_text", params={}, owner=owner)
+    second = creation.create_job(kind="sleep", params={"seconds": 1}, owner=owner)
+    creation.create_job(kind="random_text", params={}, owner=stranger)
     api.force_authenticate(owner)
     body = api.get("/api/jobs").json()
     assert [row["id"] for row in body["results"]] == [str(second.id), str(first.id)]
@@ -43,22 +43,22 @@ def test_listing_shows_own_jobs_newest_first(api, owner, stranger):
 
 
 def test_stranger_does_not_see_others_jobs(api, owner, stranger):
-    lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    creation.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(stranger)
     assert len(api.get("/api/jobs").json()["results"]) == 0
 
 
 def test_staff_lists_every_job(api, owner, stranger, staff):
-    lifecycle.create_job(kind="random_text", params={}, owner=owner)
-    lifecycle.create_job(kind="random_text", params={}, owner=stranger)
-    lifecycle.create_job(kind="random_text", params={})
+    creation.create_job(kind="random_text", params={}, owner=owner)
+    creation.create_job(kind="random_text", params={}, owner=stranger)
+    creation.create_job(kind="random_text", params={})
     api.force_authenticate(staff)
     assert len(api.get("/api/jobs").json()["results"]) == 3
 
 
 def test_listing_filters_by_status_and_type(api, owner):
-    lifecycle.create_job(kind="sleep", params={"seconds": 0}, owner=owner)
-    lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    creation.create_job(kind="sleep", params={"seconds": 0}, owner=owner)
+    creation.create_job(kind="random_text", params={}, owner=owner)
     api.force_authenticate(owner)
     assert len(api.get("/api/jobs?type=sleep").json()["results"]) == 1
     assert len(api.get(f"/api/jobs?status={JobStatus.PENDING}").json()["results"]) == 2
@@ -74,7 +74,7 @@ def test_bad_list_filter_or_page_is_a_4xx_with_reason(api, owner, query):
 
 
 def test_listing_is_paged_by_cursor_newest_first(api, owner):
-    created = [str(lifecycle.create_job(kind="random_text", params={}, owner=owner).id) for _ in range(25)]
+    created = [str(creation.create_job(kind="random_text", params={}, owner=owner).id) for _ in range(25)]
     api.force_authenticate(owner)
     first = api.get("/api/jobs").json()
     assert len(first["results"]) == 20 and first["previous"] is None and "count" not in first
@@ -87,7 +87,7 @@ def test_listing_is_paged_by_cursor_newest_first(api, owner):
 def test_token_authentication_lists_own_jobs(api, owner):
     from rest_framework.authtoken.models import Token
 
-    lifecycle.create_job(kind="random_text", params={}, owner=owner)
+    creation.create_job(kind="random_text", params={}, owner=owner)
     token = Token.objects.create(user=owner)
     response = api.get("/api/jobs", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert len(response.json()["results"]) == 1

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from jobs import events, heartbeats, lifecycle, queue, recovery
+from jobs import creation, events, heartbeats, lifecycle, queue, recovery
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
 from jobs.queue import rq_job_id
@@ -53,7 +53,7 @@ def test_job_of_a_killed_worker_is_requeued_and_finished(processes, redis_conn, 
     doomed = processes.worker()
     # Long enough to outlast the survivor's start on a busy machine; the test ends once the
     # survivor runs the second attempt.
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 60})
+    job = creation.create_job(kind="sleep", params={"seconds": 60})
     wait_for(lambda: _status(job.id) == ("running", 1), 20, message="the job to start")
     survivor = processes.worker()  # its recovery sweep finds the lost job; it then runs it
     beat_before = redis_conn.zscore(heartbeats.WORKERS_KEY, doomed.worker_name)
@@ -99,7 +99,7 @@ def settled_redis(redis_conn):
 
 
 def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_kind, settled_redis):
-    job = lifecycle.create_job(kind="charge_card", params={"seconds": 1})
+    job = creation.create_job(kind="charge_card", params={"seconds": 1})
     _mark_running(job)
     messages = messages_during(events.job_group(job.id), recovery.recover_jobs)
     job.refresh_from_db()
@@ -109,7 +109,7 @@ def test_lost_job_of_a_kind_unsafe_to_rerun_fails_and_watchers_are_told(unsafe_k
 
 
 def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun(settled_redis):
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    job = creation.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, lost_count=recovery.MAX_LOST - 1)
     recovery.recover_jobs()
     job.refresh_from_db()
@@ -117,7 +117,7 @@ def test_a_job_lost_too_often_is_failed_even_if_safe_to_rerun(settled_redis):
 
 
 def test_running_job_with_a_live_heartbeat_is_left_alone(redis_conn, settled_redis):
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    job = creation.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
     heartbeats.beat("busy-worker", rq_job_id(job))
     report = recovery.recover_jobs()
@@ -127,7 +127,7 @@ def test_running_job_with_a_live_heartbeat_is_left_alone(redis_conn, settled_red
 
 def test_running_job_whose_live_worker_has_moved_on_is_recovered(redis_conn, settled_redis, unsafe_kind):
     # The run ended without its final write reaching PostgreSQL; the worker lives on.
-    job = lifecycle.create_job(kind="charge_card", params={"seconds": 1})
+    job = creation.create_job(kind="charge_card", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
     heartbeats.beat("busy-worker")
     recovery.recover_jobs()
@@ -136,21 +136,21 @@ def test_running_job_whose_live_worker_has_moved_on_is_recovered(redis_conn, set
 
 def test_just_flushed_redis_does_not_make_live_workers_look_dead(redis_conn):
     # FLUSHDB takes every heartbeat with it; the sweep waits until workers wrote theirs again.
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    job = creation.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, worker_name="busy-worker")
     recovery.recover_jobs()
     assert _status(job.id) == ("running", 1)
 
 
 def test_just_started_job_is_given_time_for_a_first_heartbeat(settled_redis):
-    job = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    job = creation.create_job(kind="sleep", params={"seconds": 1})
     _mark_running(job, age=0)
     recovery.recover_jobs()
     assert _status(job.id) == ("running", 1)
 
 
 def test_pending_jobs_lost_from_redis_are_enqueued_again(processes, redis_conn):
-    job_ids = [lifecycle.create_job(kind="random_text", params={"length": 10}).id for _ in range(10)]
+    job_ids = [creation.create_job(kind="random_text", params={"length": 10}).id for _ in range(10)]
     redis_conn.flushdb()
     processes.worker()
     wait_for(lambda: _all_final(job_ids), 30, message="every pending job to run")
@@ -159,7 +159,7 @@ def test_pending_jobs_lost_from_redis_are_enqueued_again(processes, redis_conn):
 
 def test_pending_job_still_on_the_queue_is_not_enqueued_twice(queue, settings):
     settings.ENQUEUE_GRACE_SECONDS = 0
-    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    job = creation.create_job(kind="random_text", params={"length": 3})
     assert recovery.recover_jobs().reenqueued == []
     assert queue.job_ids == [rq_job_id(job)]
 
@@ -167,7 +167,7 @@ def test_pending_job_still_on_the_queue_is_not_enqueued_twice(queue, settings):
 def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_conn, settings):
     # The job's RQ hash still says queued, but the queue list lost it.
     settings.ENQUEUE_GRACE_SECONDS = 0
-    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    job = creation.create_job(kind="random_text", params={"length": 3})
     redis_conn.delete(queue.key)
     assert [j.id for j in recovery.recover_jobs().reenqueued] == [job.id]
     assert queue.job_ids == [rq_job_id(job)]
@@ -175,7 +175,7 @@ def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_co
 
 def test_recover_jobs_command_reports_what_it_did(redis_conn, capsys, settings):
     settings.ENQUEUE_GRACE_SECONDS = 0
-    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    job = creation.create_job(kind="random_text", params={"length": 3})
     redis_conn.flushdb()
     call_command("recover_jobs")
     assert "pending jobs enqueued again: 1" in capsys.readouterr().out

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jobs import lifecycle, retention, selectors, tallies
+from jobs import creation, lifecycle, retention, selectors, tallies
 from jobs.models import EVERYONE, IdempotencyKey, Job, JobStatus
 from jobs.tests.processes import Processes, wait_for
 from webhooks.models import WebhookReceipt
@@ -30,7 +30,7 @@ def _aged(job: Job, days: float) -> Job:
 
 
 def _finished(state: str, days: float, owner=None) -> Job:
-    job = lifecycle.create_job(kind="random_text", params={"length": 2}, owner=owner)
+    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner)
     if state == JobStatus.CANCELLED:
         lifecycle.cancel_job(job=job)
     else:
@@ -44,7 +44,7 @@ def _finished(state: str, days: float, owner=None) -> Job:
 
 def _idempotency_key(key: str, hours: float, job: Job | None = None) -> IdempotencyKey:
     """A key a client sent `hours` ago with the job it made (a new pending job by default)."""
-    job = job or lifecycle.create_job(kind="random_text", params={"length": 2})
+    job = job or creation.create_job(kind="random_text", params={"length": 2})
     made = IdempotencyKey.objects.create(client="ip:192.0.2.1", key=key, fingerprint="f" * 64, job=job)
     IdempotencyKey.objects.filter(id=made.id).update(created_at=timezone.now() - timedelta(hours=hours))
     return made
@@ -84,8 +84,8 @@ def test_prune_deletes_only_finished_jobs_older_than_the_duration_in_batches(own
 
 
 def test_pending_and_running_jobs_are_kept_however_old():
-    pending = _aged(lifecycle.create_job(kind="sleep", params={"seconds": 1}), 400)
-    running = lifecycle.create_job(kind="sleep", params={"seconds": 1})
+    pending = _aged(creation.create_job(kind="sleep", params={"seconds": 1}), 400)
+    running = creation.create_job(kind="sleep", params={"seconds": 1})
     running = _aged(lifecycle.start_job(job_id=running.id, worker_name="test-worker"), 400)
     # A finished_at from an earlier attempt must not matter either: the status decides.
     Job.objects.filter(id__in=[pending.id, running.id]).update(finished_at=timezone.now() - timedelta(days=400))
@@ -99,7 +99,7 @@ def test_counts_stay_equal_to_the_rows_after_pruning(owner):
         _finished(JobStatus.COMPLETED, days, owner)
     _finished(JobStatus.FAILED, 45)
     _finished(JobStatus.CANCELLED, 2, owner)
-    lifecycle.create_job(kind="sleep", params={"seconds": 1}, owner=owner)
+    creation.create_job(kind="sleep", params={"seconds": 1}, owner=owner)
     tallies.roll_up()
     created_before = selectors.job_tallies()["random_text"].created
     assert retention.prune_jobs(older_than=timedelta(days=30)) == 3

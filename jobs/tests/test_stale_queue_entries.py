@@ -3,14 +3,14 @@ re-enqueue that raced the worker) never starts attempt n + 1."""
 
 import pytest
 
-from jobs import lifecycle, queue, runner
+from jobs import creation, lifecycle, queue, runner
 from jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _retried_twice():
-    job = lifecycle.create_job(kind="random_text", params={"length": 3})
+    job = creation.create_job(kind="random_text", params={"length": 3})
     lifecycle.cancel_job(job=job)
     lifecycle.retry_job(job=job)
     job.refresh_from_db()

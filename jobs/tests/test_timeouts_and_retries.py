@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from jobs import lifecycle
+from jobs import creation
 from jobs.models import Job, JobStatus
 from jobs.queue import rq_job_id
 
@@ -29,7 +29,7 @@ def _flaky(params, progress):
 def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, run_worker):
     CALLS.clear()
     register_kind("slow", _slow, timeout=1)
-    job = lifecycle.create_job(kind="slow", params={})
+    job = creation.create_job(kind="slow", params={})
     run_worker()
     job.refresh_from_db()
     assert (job.status, job.error, job.result) == (JobStatus.FAILED, "timed out after 1 s", None)
@@ -39,7 +39,7 @@ def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, ru
 def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_worker):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=3, retry_backoff=0)
-    job = lifecycle.create_job(kind="flaky", params={})
+    job = creation.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
     job.refresh_from_db()
@@ -49,7 +49,7 @@ def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_wor
 def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=1, retry_backoff=0)
-    job = lifecycle.create_job(kind="flaky", params={})
+    job = creation.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
     job.refresh_from_db()
@@ -61,7 +61,7 @@ def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
 def test_a_retry_waits_out_its_backoff_in_rqs_schedule(register_kind, run_worker, queue):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=3, retry_backoff=30)
-    job = lifecycle.create_job(kind="flaky", params={})
+    job = creation.create_job(kind="flaky", params={})
     before = datetime.now(UTC)
     run_worker()
     after = datetime.now(UTC)

@@ -1,6 +1,6 @@
 import pytest
 
-from jobs import events, lifecycle, queue, runner
+from jobs import creation, events, lifecycle, queue, runner
 from jobs.kinds import random_text
 from jobs.models import JobStatus
 from jobs.tests.listening import messages_during
@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_real_worker_runs_random_text_to_completed(run_worker):
-    job = lifecycle.create_job(kind="random_text", params={"length": 100})
+    job = creation.create_job(kind="random_text", params={"length": 100})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED
@@ -22,7 +22,7 @@ def test_real_worker_runs_random_text_to_completed(run_worker):
 
 
 def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failing_kind):
-    job = lifecycle.create_job(kind="boom", params={})
+    job = creation.create_job(kind="boom", params={})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
@@ -34,7 +34,7 @@ def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failin
 def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue):
     calls = []
     register_kind("counted", lambda params, progress: calls.append(1) or "done")
-    job = lifecycle.create_job(kind="counted", params={})
+    job = creation.create_job(kind="counted", params={})
     queue.enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
     assert queue.count == 2
     run_worker()
@@ -44,7 +44,7 @@ def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue
 
 def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running(run_worker, register_kind):
     register_kind("nul", lambda params, progress: "a\x00b")
-    job = lifecycle.create_job(kind="nul", params={})
+    job = creation.create_job(kind="nul", params={})
     run_worker()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
@@ -52,7 +52,7 @@ def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running
 
 
 def test_a_job_that_is_no_longer_pending_is_not_run(run_worker):
-    job = lifecycle.create_job(kind="random_text", params={"length": 5})
+    job = creation.create_job(kind="random_text", params={"length": 5})
     lifecycle.cancel_job(job=job)
     queue.enqueue_job(job)  # a stale queue entry for it, as a lost cancel would leave
     run_worker()
@@ -63,7 +63,7 @@ def test_a_job_that_is_no_longer_pending_is_not_run(run_worker):
 
 def test_long_text_reports_progress_to_watchers(run_worker, monkeypatch):
     monkeypatch.setattr(runner, "PROGRESS_INTERVAL", 0)
-    job = lifecycle.create_job(kind="random_text", params={"length": 100_000})
+    job = creation.create_job(kind="random_text", params={"length": 100_000})
     # The worker runs in this (the main) thread, where RQ wants it for its signal handlers.
     messages = messages_during(events.job_group(job.id), run_worker)
     statuses = [m["status"] for m in messages]
