@@ -5,17 +5,45 @@ from jobs import kinds
 from jobs.creation import MAX_BATCH
 from jobs.models import Job, JobStatus
 
+_TIME = serializers.DateTimeField()
 
-class JobSerializer(serializers.ModelSerializer):
+
+class JobSerializer(serializers.Serializer):
+    """The job resource. Its fields say what each key holds (the OpenAPI schema reads them);
+    `to_representation` writes the dict directly, which is what DRF's own rendering gives
+    (a test compares them) for a tenth of its cost on a hot path: a ModelSerializer builds its
+    fields again for every instance."""
+
+    id = serializers.UUIDField(read_only=True)
+    type = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)
+    progress = serializers.IntegerField(min_value=0, max_value=100, read_only=True)
+    params = serializers.JSONField(read_only=True)
+    result = serializers.JSONField(read_only=True, allow_null=True)
+    error = serializers.CharField(read_only=True)
+    attempt = serializers.IntegerField(min_value=1, read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    callback_url = serializers.CharField(read_only=True)
     links = serializers.SerializerMethodField()
 
-    class Meta:
-        model = Job
-        fields = [
-            "id", "type", "status", "progress", "params", "result", "error", "attempt",
-            "created_at", "started_at", "finished_at", "callback_url", "links",
-        ]  # fmt: skip
-        read_only_fields = fields
+    def to_representation(self, job: Job) -> dict:
+        return {
+            "id": str(job.id),
+            "type": job.type,
+            "status": job.status,
+            "progress": job.progress,
+            "params": job.params,
+            "result": job.result,
+            "error": job.error,
+            "attempt": job.attempt,
+            "created_at": _TIME.to_representation(job.created_at),
+            "started_at": _TIME.to_representation(job.started_at),
+            "finished_at": _TIME.to_representation(job.finished_at),
+            "callback_url": job.callback_url,
+            "links": self.get_links(job),
+        }
 
     def get_links(self, job: Job) -> dict:
         """This job in the API (`self`) and its status stream (`websocket`)."""
