@@ -1,17 +1,13 @@
-"""Each figure of the performance issue, measured against a running Stack, and its raw-RQ
-baseline. Every loop is bounded in count and in time; all traffic goes to 127.0.0.1."""
+"""Latency, throughput and creation, measured against a running Stack beside their raw-RQ
+baselines (webhooks: bench/hooks.py, sockets: bench/sockets.py). Every loop is bounded in
+count and in time; all traffic goes to 127.0.0.1."""
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
-import queue
-import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 
 from redis import Redis
@@ -22,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from bench import rawrq
 from bench.client import HttpConnection, closed_loop, percentile
-from bench.stack import ROOT, SCRATCH_DB, WEBHOOK_SECRET, WEBHOOK_SOURCE, Stack, cpu_seconds, rss_kib
+from bench.stack import SCRATCH_DB, Stack, cpu_seconds
 
 try:
     from uvloop import run as run_async
@@ -98,7 +94,7 @@ class CpuMeter:
 async def bespin_latency(port: int, *, samples: int, warmup: int) -> dict:
     """POST /api/jobs/random-text, open the job's WebSocket, stop at `completed`: one job at a time."""
     connection = HttpConnection(HOST, port)
-    totals, created, first_message, first_status, failures = [], [], [], Counter(), 0
+    totals, created, first_message, socket_first, first_status, failures = [], [], [], [], Counter(), 0
     for i in range(warmup + samples):
         started = time.perf_counter()
         try:
@@ -107,6 +103,7 @@ async def bespin_latency(port: int, *, samples: int, warmup: int) -> dict:
                 raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
             answered = time.perf_counter()
             job_id = json.loads(body)["id"]
+            opening = time.perf_counter()
             async with connect(f"ws://{HOST}:{port}/api/ws/jobs?job_id={job_id}", ping_interval=None) as ws:
                 first = None
                 while True:
@@ -127,12 +124,15 @@ async def bespin_latency(port: int, *, samples: int, warmup: int) -> dict:
             totals.append(finished - started)
             created.append(answered - started)
             first_message.append(first - started)
+            socket_first.append(first - opening)
             first_status[first_seen] += 1
     connection.close()
     return {
         **summary(totals),
         "post_p50_ms": percentile(created, 0.5) * 1000,
         "first_ws_message_p50_ms": percentile(first_message, 0.5) * 1000,
+        # From opening the connection (TCP, handshake) to the job's status on it.
+        "ws_open_to_first_p50_ms": percentile(socket_first, 0.5) * 1000,
         "first_status": dict(first_status),
         "failures": failures,
     }
@@ -274,6 +274,37 @@ async def creation_rate(stack: Stack, port: int, *, requests: int, clients: int,
     }
 
 
+async def batch_rate(stack: Stack, port: int, *, jobs: int, size: int, clients: int, time_limit: float) -> dict:
+    """Jobs per second created through POST /api/jobs/batch, `size` jobs a request, workers
+    suspended; every job must come back in the answer and be in the table."""
+    body = json.dumps({"jobs": [{"type": "random_text", "params": {"length": 100}}] * size}).encode()
+    stored_before = _stored_jobs(stack)
+    meter = CpuMeter(stack).start()
+    load = await closed_loop(
+        HOST, port, clients=clients, total=-(-jobs // size), time_limit=time_limit,
+        make_request=lambda i: ("POST", "/api/jobs/batch", body, (("Content-Type", "application/json"),)),
+    )  # fmt: skip
+    cpu = meter.stop()
+    stored = _stored_jobs(stack) - stored_before
+    created = load.ok() * size
+    return {
+        "requests": load.requests,
+        "size": size,
+        "created": created,
+        "stored": stored,
+        "rate": created / load.elapsed if load.elapsed else 0.0,
+        "p50_ms": percentile(load.latencies, 0.5) * 1000,
+        "statuses": dict(load.statuses),
+        "errors": dict(load.errors),
+        "cpu": cpu,
+    }
+
+
+def _stored_jobs(stack: Stack) -> int:
+    with stack.db() as db:
+        return db.execute("SELECT count(*) FROM jobs_job").fetchone()[0]
+
+
 class WorkersSuspended:
     """`with WorkersSuspended(stack):` — RQ's own suspension; each worker may still take the
     one job it was already blocked waiting for. Leaves the queues and the jobs table empty."""
@@ -297,182 +328,3 @@ class WorkersSuspended:
 def raw_enqueue_rate(stack: Stack, *, requests: int, clients: int) -> dict:
     ids, _, seconds = raw_enqueue(stack.redis, jobs=requests, clients=clients)
     return {"requests": len(ids), "rate": len(ids) / seconds if seconds else 0.0}
-
-
-# Webhooks
-
-
-def _signed_delivery(i: int) -> tuple[bytes, list[tuple[str, str]]]:
-    body = json.dumps({"event": "bench.ping", "sequence": i, "nonce": uuid.uuid4().hex}).encode()
-    signature = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = [
-        ("Content-Type", "application/json"),
-        ("X-Webhook-Signature", signature),
-        ("X-Webhook-Event", "bench.ping"),
-        ("X-Webhook-Delivery", str(uuid.uuid4())),
-    ]
-    return body, headers
-
-
-async def webhook_rate(stack: Stack, port: int, *, requests: int, senders: int, time_limit: float) -> dict:
-    """Signed, unique deliveries from `senders` concurrent senders; "not available" when the
-    endpoint answers 404 to every probe (the webhooks app not built yet)."""
-    target = f"/api/webhooks/{WEBHOOK_SOURCE}"
-    probe = [_signed_delivery(-i) for i in range(1, 6)]
-    connection = HttpConnection(HOST, port)
-    probe_statuses = Counter()
-    for body, headers in probe:
-        try:
-            status, _ = await connection.request("POST", target, body, headers)
-        except (TimeoutError, OSError, ConnectionError) as exc:
-            probe_statuses[type(exc).__name__] += 1
-            continue
-        probe_statuses[status] += 1
-    connection.close()
-    if set(probe_statuses) == {404} or not any(200 <= s < 300 for s in probe_statuses if isinstance(s, int)):
-        return {"available": False, "probe": dict(probe_statuses)}
-    deliveries = [_signed_delivery(i) for i in range(requests)]  # signed before the clock starts
-    stored_before = _receipts(stack)
-    meter = CpuMeter(stack).start()
-    load = await closed_loop(
-        HOST, port, clients=senders, total=requests, time_limit=time_limit,
-        make_request=lambda i: ("POST", target, *deliveries[i]),
-    )  # fmt: skip
-    cpu = meter.stop()
-    stored = _receipts(stack)
-    return {
-        "available": True,
-        "requests": load.requests,
-        "accepted": load.ok(),
-        "rate": load.ok() / load.elapsed if load.elapsed else 0.0,
-        "stored": (stored - stored_before) if stored is not None and stored_before is not None else None,
-        "p50_ms": percentile(load.latencies, 0.5) * 1000,
-        "p99_ms": percentile(load.latencies, 0.99) * 1000,
-        "statuses": dict(load.statuses),
-        "errors": dict(load.errors),
-        "cpu": cpu,
-    }
-
-
-def _receipts(stack: Stack) -> int | None:
-    """Stored receipts, when the webhooks app has its table (the name Django would give it)."""
-    with stack.db() as db:
-        table = db.execute("SELECT to_regclass('webhooks_webhookreceipt')").fetchone()[0]
-        return db.execute("SELECT count(*) FROM webhooks_webhookreceipt").fetchone()[0] if table else None
-
-
-# Open WebSockets
-
-
-def _read_lines(process: subprocess.Popen, into: queue.Queue, source: int = 0) -> None:
-    for line in process.stdout:
-        try:
-            into.put((source, json.loads(line)))
-        except ValueError:
-            into.put((source, {"noise": line.strip()[:200]}))
-    into.put((source, {"eof": True}))
-
-
-def _collect(lines: queue.Queue, sources: int, key: str, timeout: float) -> list[dict]:
-    """The first line carrying `key` from each of `sources` processes; a process that exits
-    without one is given up on, and so is everything after `timeout` seconds."""
-    got: dict[int, dict] = {}
-    gone: set[int] = set()
-    deadline = time.monotonic() + timeout
-    while len(got) + len(gone - set(got)) < sources and time.monotonic() < deadline:
-        try:
-            source, item = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if key in item and source not in got:
-            got[source] = item
-        elif "eof" in item:
-            gone.add(source)
-    return list(got.values())
-
-
-def open_websockets(stack: Stack, port: int, *, sockets: int, client_processes: int, time_limit: float) -> dict:
-    """`sockets` WebSockets on one Daphne, each watching its own pending job; then every job is
-    cancelled through the service layer and every socket must receive its `cancelled`."""
-    truncate_jobs(stack)
-    suspend(stack.redis)  # the jobs must stay pending until the sockets are open
-    seeder = subprocess.Popen(
-        [sys.executable, "-m", "bench.seedjobs", str(sockets)], cwd=ROOT, env=stack.env(),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    seeder_lines: queue.Queue = queue.Queue()
-    lines: queue.Queue = queue.Queue()  # the socket clients'
-    threading.Thread(target=_read_lines, args=(seeder, seeder_lines), daemon=True).start()
-    children = []
-    try:
-        seeded = _collect(seeder_lines, 1, "ids", 120)
-        if not seeded:
-            raise RuntimeError("bench.seedjobs created no jobs")
-        ids = seeded[0]["ids"]
-        ids_file = stack.logs / "ws-job-ids.txt"
-        ids_file.write_text("\n".join(ids))
-        server = stack.pid("daphne")
-        time.sleep(0.5)
-        rss_before = rss_kib(server)
-        meter = CpuMeter(stack).start()
-        share = -(-len(ids) // client_processes)
-        opened_at = time.perf_counter()
-        for first in range(0, len(ids), share):
-            child = subprocess.Popen(
-                [sys.executable, "-m", "bench.wsfanout", str(port), str(ids_file), str(first), str(first + share),
-                 str(time_limit)],
-                cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            children.append(child)
-            threading.Thread(target=_read_lines, args=(child, lines, len(children)), daemon=True).start()
-        opened = _collect(lines, len(children), "opened", time_limit)
-        open_seconds = time.perf_counter() - opened_at
-        total_open = sum(item["opened"] for item in opened)
-        time.sleep(1.0)
-        rss_open = rss_kib(server)
-        connect_cpu = meter.stop()
-        meter = CpuMeter(stack).start()
-        ran_at = time.perf_counter()
-        for process in (seeder, *children):
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        received = _collect(lines, len(children), "received", time_limit + 10)
-        run_seconds = time.perf_counter() - ran_at
-        rss_after = rss_kib(server)
-        run_cpu = meter.stop()
-        cancelled = _collect(seeder_lines, 1, "cancelled", 10)
-    finally:
-        for process in (seeder, *children):
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
-        for process in (seeder, *children):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        Queue(BESPIN_QUEUE, connection=stack.redis).empty()  # what the recovery sweep enqueued meanwhile
-        resume(stack.redis)
-    errors = Counter()
-    for item in opened:
-        errors.update(item.get("errors", {}))
-    for item in received:
-        errors.update(item.get("closed", {}))  # sockets the server closed before their update
-    total_open = sum(item["opened"] for item in opened)
-    return {
-        "sockets": len(ids),
-        "opened": total_open,
-        "received": sum(item["received"] for item in received),
-        "clients": received,
-        "cancelled": cancelled[0]["cancelled"] if cancelled else None,
-        "open_seconds": open_seconds,
-        "run_seconds": run_seconds,
-        "rss_before_mib": rss_before / 1024,
-        "rss_open_mib": rss_open / 1024,
-        "rss_after_mib": rss_after / 1024,
-        "kib_per_socket": (rss_open - rss_before) / total_open if total_open else float("nan"),
-        "errors": dict(errors),
-        "connect_cpu": connect_cpu,
-        "run_cpu": run_cpu,
-    }

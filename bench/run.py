@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bigtable, callbacks, measure, profiling, rawrq, report  # noqa: E402
+from bench import bigtable, callbacks, hooks, measure, profiling, rawrq, report, sockets  # noqa: E402
 from bench.measure import run_async  # noqa: E402
 from bench.stack import DEFAULT_REDIS_URL, ROOT, Stack, raise_open_files  # noqa: E402
 
@@ -34,10 +34,13 @@ FULL = {
     "clients": 8,
     "workers": 2,
     "creation_requests": 4000,
+    "batch_jobs": 50_000,
+    "batch_size": 1000,
+    "batch_clients": 2,
     "webhook_requests": 4000,
     "callback_jobs": 3000,
     "senders": 10,
-    "sockets": 5000,
+    "sockets": 10_000,
     "ws_client_processes": 2,
     "load_seconds": 20.0,
     "time_limit": 150.0,
@@ -51,6 +54,7 @@ QUICK = {
     "latency_warmup": 3,
     "uvicorn_latency_samples": 0,
     "creation_requests": 1000,
+    "batch_jobs": 10_000,
     "webhook_requests": 1000,
     "callback_jobs": 500,
     "sockets": 300,
@@ -108,6 +112,12 @@ def measure_all(stack: Stack, config: dict) -> dict:
         results["creation"] = run_async(
             measure.creation_rate(stack, daphne, requests=requests, clients=clients, time_limit=load)
         )
+    batch_jobs, size, batch_clients = config["batch_jobs"], config["batch_size"], config["batch_clients"]
+    with measure.WorkersSuspended(stack):
+        step(f"batch creation: {batch_jobs} jobs, {size} a request, from {batch_clients} clients, workers suspended")
+        results["batch_creation"] = run_async(
+            measure.batch_rate(stack, daphne, jobs=batch_jobs, size=size, clients=batch_clients, time_limit=load)
+        )
     with measure.WorkersSuspended(stack):
         step(f"raw RQ enqueue: {requests} jobs from {clients} threads")
         results["raw_enqueue"] = measure.raw_enqueue_rate(stack, requests=requests, clients=clients)
@@ -122,14 +132,14 @@ def measure_all(stack: Stack, config: dict) -> dict:
                 measure.creation_rate(stack, uvicorn, requests=requests, clients=clients, time_limit=load)
             )
 
-    hooks, senders = config["webhook_requests"], config["senders"]
-    step(f"webhooks: {hooks} signed deliveries (or {load:g} s) from {senders} senders")
+    deliveries, senders = config["webhook_requests"], config["senders"]
+    step(f"webhooks: {deliveries} signed deliveries (or {load:g} s) from {senders} senders")
     results["webhooks"] = run_async(
-        measure.webhook_rate(stack, daphne, requests=hooks, senders=senders, time_limit=load)
+        hooks.webhook_rate(stack, daphne, requests=deliveries, senders=senders, time_limit=load)
     )
     step("webhooks: the same, to a Daphne storing each delivery on its own (BESPIN_WEBHOOK_MAX_BATCH=1)")
     results["webhooks_unbatched"] = run_async(
-        measure.webhook_rate(stack, stack.ports[UNBATCHED], requests=hooks, senders=senders, time_limit=load)
+        hooks.webhook_rate(stack, stack.ports[UNBATCHED], requests=deliveries, senders=senders, time_limit=load)
     )
 
     callback_jobs = config["callback_jobs"]
@@ -139,10 +149,10 @@ def measure_all(stack: Stack, config: dict) -> dict:
             stack, daphne, jobs=callback_jobs, clients=clients, load_seconds=load, time_limit=limit
         )
 
-    sockets = config["sockets"]
-    step(f"open WebSockets: {sockets} on one Daphne process, each for its own job, then cancel every job")
-    results["websockets"] = measure.open_websockets(
-        stack, daphne, sockets=sockets, client_processes=config["ws_client_processes"], time_limit=limit
+    count = config["sockets"]
+    step(f"open WebSockets: {count} on one Daphne process, each for its own job, then cancel every job")
+    results["websockets"] = sockets.open_websockets(
+        stack, daphne, sockets=count, client_processes=config["ws_client_processes"], time_limit=limit
     )
     measure.truncate_jobs(stack)
 

@@ -30,7 +30,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 PROBE_REDIS_DB = 13
 WEBHOOK_SOURCE = "bench"
 WEBHOOK_SECRET = "bench-webhook-secret-not-for-production"
-OPEN_FILES = 20_000  # the hard limit here; 5,000 WebSockets need 5,000 descriptors and change
+OPEN_FILES = 20_000  # the hard limit here; 10,000 WebSockets need 10,000 descriptors and change
 
 _PR_SET_PDEATHSIG = 1
 

@@ -13,6 +13,7 @@ from django.conf import settings  # noqa: E402
 
 from bespin.bodylimit import guard_daphne  # noqa: E402
 from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
+from bespin.wsprotocol import defer_config_dump  # noqa: E402
 from bespin.wssession import SessionCookieMiddleware  # noqa: E402
 from jobs.routing import websocket_urlpatterns  # noqa: E402
 from webhooks.ingress import WebhookIngress, count_too_large  # noqa: E402
@@ -28,6 +29,7 @@ class BrowserOriginValidator(OriginValidator):
 
 # Under Daphne, request bodies are bounded before Twisted buffers them (bespin/bodylimit.py).
 guard_daphne(on_refused=count_too_large)
+defer_config_dump()
 
 application = ProtocolTypeRouter(
     {

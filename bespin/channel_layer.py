@@ -1,14 +1,23 @@
-"""channels_redis's pub/sub layer, with its receiver woken by a subscription instead of
-polling for one.
+"""channels_redis's pub/sub layer, with two changes.
 
-While a server process has nothing subscribed, channels_redis's receiver sleeps 0.1 s between
-checks; a WebSocket that then subscribes and is sent its job's next change at once waits
-for the rest of that sleep: up to 100 ms on a quiet server, where a job's whole run takes a
-few. Here the receiver waits on an event that every subscription sets.
+Its receiver is woken by a subscription instead of polling for one. While a server process
+has nothing subscribed, channels_redis's receiver sleeps 0.1 s between checks; a WebSocket
+that then subscribes and is sent its job's next change at once waits for the rest of that
+sleep: up to 100 ms on a quiet server, where a job's whole run takes a few. Here the
+receiver waits on an event that every subscription sets.
+
+A consumer's own channel lives in its process only. channels_redis subscribes to each one
+in Redis, and unsubscribes when the socket closes: two commands and two confirmations to
+parse for every WebSocket, a good part of opening one. Bespin addresses sockets only through
+groups (a job's, an owner's, the site's), which stay Redis subscriptions shared by every
+socket of the process; a message sent to a consumer's own channel from the same process is
+put straight in its queue. One sent to it from another process would be lost: nothing of
+Bespin does that.
 """
 
 import asyncio
 import logging
+import uuid
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -51,6 +60,17 @@ class _LoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._shards = [_Shard(shard.host, self) for shard in self._shards]
+
+    async def new_channel(self, prefix="specific."):
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        self.channels[channel] = asyncio.Queue()
+        return channel
+
+    async def send(self, channel, message):
+        local = self.channels.get(channel)
+        if local is None:
+            return await super().send(channel, message)
+        local.put_nowait(self.channel_layer.serialize(message))
 
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):

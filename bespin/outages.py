@@ -9,6 +9,7 @@ uncounted rather than lost.
 
 import logging
 
+import psycopg
 import redis
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
@@ -21,7 +22,8 @@ RETRY_AFTER_SECONDS = 5
 
 def unavailable_part(exc: BaseException) -> str | None:
     """ "database" or "redis" when `exc` says that part cannot be reached, else None."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    # Django's errors from the ORM; psycopg's own (a PoolTimeout among them) from bespin.asyncdb.
+    if isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError):
         return "database"
     if isinstance(exc, DatabaseError) and "connection" in str(exc).lower():
         return "database"

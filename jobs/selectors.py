@@ -9,6 +9,7 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
+from bespin import asyncdb
 from bespin.ids import parse_uuid
 from jobs import heartbeats, queue
 from jobs.models import (
@@ -30,6 +31,20 @@ def get_job(job_id) -> Job | None:
     if parsed is None:
         return None
     return Job.objects.filter(id=parsed).first()
+
+
+# What a job's WebSocket message is made of (Job.status_message and Job.order_key).
+_STATE_SQL = f"SELECT status, progress, result, error, attempt FROM {Job._meta.db_table} WHERE id = %s"
+
+
+async def job_state(job_id: uuid.UUID) -> Job | None:
+    """The job's current state for a WebSocket that opens on it, read on the event loop
+    (bespin.asyncdb): an unsaved Job holding only its status fields, or None."""
+    row = await asyncdb.fetch_one(_STATE_SQL, [job_id])
+    if row is None:
+        return None
+    status, progress, result, error, attempt = row
+    return Job(id=job_id, status=status, progress=progress, result=result, error=error, attempt=attempt)
 
 
 def job_or_404(job_id) -> Job:

@@ -1,6 +1,7 @@
 """Outages answer 503, not 500: PostgreSQL or Redis restarted under a load of clients
-creating jobs. Every answer is 201 or 503 (with Retry-After and the part that is down), the
-server recovers by itself, and no job that was answered 201 is lost."""
+creating jobs. Every answer is 201 or 503 (with Retry-After and the part that is down), a
+WebSocket opened meanwhile is closed with 4503, the server recovers by itself, and no job
+that was answered 201 is lost."""
 
 import glob
 import json
@@ -18,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.db.models import Count
+from websockets.sync.client import connect
 
 from conftest import ROOT
 from jobs.models import Job
@@ -115,6 +117,12 @@ class Load:
             return sum(status == 201 for status, _, _ in self.answers[mark:])
 
 
+def _first_message(base: str, job_id: str) -> dict:
+    """What a WebSocket opened on the job is sent first."""
+    with connect(f"ws://{base}/api/ws/jobs?job_id={job_id}", open_timeout=20) as ws:
+        return json.loads(ws.recv(timeout=20))
+
+
 def _check_answers(answers: list, part: str) -> list[str]:
     statuses = {status for status, _, _ in answers}
     assert statuses <= {201, 503}, statuses
@@ -136,13 +144,22 @@ def test_postgresql_restarted_under_load_gives_503s_then_recovers_and_loses_noth
         processes.worker()
         with Load(base) as load:
             wait_for(lambda: load.created_since(0) >= 20, 30, message="jobs to be created")
+            watched = next(body["id"] for status, _, body in load.answers if status == 201)
+            assert _first_message(base, watched)["type"] == "job_status"
             private_postgres.stop()
             down = load.count()
             wait_for(lambda: any(s == 503 for s, _, _ in load.answers[down:]), 30, message="a 503")
+            # A socket opening now is told why and closed (twice: the server's connection
+            # from before is broken, then none can be made).
+            for _ in range(2):
+                refused = _first_message(base, watched)
+                assert (refused["type"], refused["code"]) == ("error", 4503), refused
+                assert "database" in refused["error"]
             time.sleep(1)  # a while of outage under load
             private_postgres.start()
             back = load.count()
             wait_for(lambda: load.created_since(back) >= 20, 60, message="creation to recover")
+            assert _first_message(base, watched)["job_id"] == watched
         created = _check_answers(load.answers, "database")
         with psycopg.connect(private_postgres.url()) as db:
             stored = {str(job_id) for (job_id,) in db.execute("SELECT id FROM jobs_job")}

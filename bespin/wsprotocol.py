@@ -1,0 +1,26 @@
+"""autobahn, which speaks WebSocket under Daphne, pretty-prints its whole configuration for
+a debug log line on every connection it accepts, whether anything logs at debug or not:
+about 0.3 ms of a server's CPU per WebSocket, a tenth of accepting one. Here the formatting
+waits until the line is written; with debug logging on it reads as before."""
+
+import pprint
+
+from autobahn.websocket import protocol
+
+
+class _Formatted:
+    """A value that the log formats when it writes the line."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.value)
+
+
+def defer_config_dump() -> None:
+    protocol.pformat = _Formatted
+    # The module's one other use must still return a string.
+    protocol.Timings.__str__ = lambda timings: pprint.pformat(timings._timings)
