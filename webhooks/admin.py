@@ -1,6 +1,6 @@
 """Sources (with write-only secrets and triggers) and read-only receipts with a replay action.
 
-Every save goes through webhooks.sources (replay through webhooks.ingestion), as the commands
+Every save goes through webhooks.sources (replay through webhooks.receipts), as the commands
 do: the admin never writes a webhook model itself.
 """
 
@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from bespin.ids import parse_uuid
 from jobs import kinds
-from webhooks import ingestion, selectors, sources
+from webhooks import receipts, selectors, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.schemes import get_scheme
 
@@ -194,6 +194,6 @@ class WebhookReceiptAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay: run the source's triggers again")
     def replay(self, request, queryset):
-        started = sum(ingestion.replay_receipt(receipt=receipt) is not None for receipt in queryset)
+        started = sum(receipts.replay_receipt(receipt=receipt) is not None for receipt in queryset)
         skipped = queryset.count() - started
         self.message_user(request, f"{started} job(s) started; {skipped} receipt(s) matched no trigger.", messages.INFO)

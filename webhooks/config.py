@@ -15,7 +15,8 @@ from django.conf import settings
 
 from webhooks import crypto
 from webhooks.models import SOURCE_NAME_PATTERN, SchemeName, WebhookSource
-from webhooks.schemes import SCHEMES, Scheme, get_scheme
+from webhooks.schemes import SCHEMES, get_scheme
+from webhooks.signatures import Scheme
 
 log = logging.getLogger("bespin.webhooks")
 

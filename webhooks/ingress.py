@@ -29,7 +29,7 @@ from django.http.request import split_domain_port, validate_host
 from bespin import bodylimit, outages
 from bespin.clients import address_of
 from webhooks import headers as h
-from webhooks import ingestion
+from webhooks import ingestion, receipts
 from webhooks.headers import Headers
 from webhooks.rejections import Rejected
 
@@ -61,7 +61,7 @@ def answer_deliveries(requests: list[dict]) -> list[Answer]:
             answers[index] = _refused(outcome)
         else:
             verified.append((index, outcome))
-    stored = ingestion.record_deliveries(deliveries=[delivery for _, delivery in verified])
+    stored = receipts.record_deliveries(deliveries=[delivery for _, delivery in verified])
     for (index, _), accepted in zip(verified, stored, strict=True):
         data = {
             "id": str(accepted.receipt_id),

@@ -9,88 +9,23 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
 
 from webhooks import headers as h
 from webhooks.models import SchemeName
 from webhooks.rejections import Reason, Rejected
-
-UNKNOWN_EVENT = "unknown"
-MAX_EVENT_LENGTH = 200
-MAX_DELIVERY_ID_LENGTH = 200
-_HEX_DIGITS = frozenset("0123456789abcdef")
-_SHA256_PREFIX = "sha256="
-
-
-def _ascii(value: str) -> bytes:
-    # Header values arrive as latin-1 text; anything else cannot match a signature anyway.
-    return value.encode("latin-1", errors="replace")
-
-
-def _any_matches(expected: Sequence[bytes], given: Sequence[bytes]) -> bool:
-    matched = False
-    for wanted in expected:
-        for candidate in given:
-            # No early exit: the time taken does not depend on which pair matched.
-            matched |= hmac.compare_digest(wanted, candidate)
-    return matched
-
-
-def _require_keys(keys: Sequence[bytes]) -> None:
-    if not keys:
-        raise Rejected(Reason.NO_ACTIVE_SECRET, "this source has no active secret: nothing can verify")
-
-
-def _check_timestamp(timestamp: int, *, tolerance: int, now: float) -> None:
-    if tolerance and abs(now - timestamp) > tolerance:
-        raise Rejected(
-            Reason.TIMESTAMP_OUT_OF_TOLERANCE,
-            f"signed timestamp {timestamp} is {abs(now - timestamp):.0f} s from the server's clock "
-            f"(tolerance {tolerance} s): a replay, or a sender clock that is off",
-        )
-
-
-def _default_event(headers: Mapping[str, str], payload: dict) -> str:
-    event = payload.get("event")
-    if isinstance(event, str) and event:
-        return event
-    return headers.get(h.EVENT) or UNKNOWN_EVENT
-
-
-def body_hash(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def clean_delivery_id(value: str) -> str:
-    """A delivery id that fits its column: one too long is replaced by its hash, not cut
-    (two ids cut to the same prefix would be taken for one delivery)."""
-    value = value.replace("\x00", "")
-    if len(value) > MAX_DELIVERY_ID_LENGTH:
-        return "sha256:" + hashlib.sha256(value.encode("utf-8", errors="replace")).hexdigest()
-    return value
-
-
-def clean_event(value: str) -> str:
-    return value.replace("\x00", "")[:MAX_EVENT_LENGTH] or UNKNOWN_EVENT
-
-
-class Scheme:
-    name: str
-    signature_header: str
-
-    def key(self, secret: str) -> bytes | None:
-        """The HMAC key of a configured secret; None for one that can never verify."""
-        secret = secret.strip()
-        return secret.encode() if secret else None
-
-    def verify(self, *, body: bytes, headers: Mapping[str, str], keys: Sequence[bytes], tolerance: int, now: float):
-        raise NotImplementedError
-
-    def event(self, *, headers: Mapping[str, str], payload: dict) -> str:
-        return clean_event(_default_event(headers, payload))
-
-    def delivery_id(self, *, headers: Mapping[str, str], payload: dict, body: bytes) -> str:
-        return body_hash(body)
+from webhooks.signatures import (
+    HEX_DIGITS,
+    SHA256_PREFIX,
+    Scheme,
+    any_matches,
+    body_hash,
+    check_timestamp,
+    clean_delivery_id,
+    clean_event,
+    default_event,
+    header_bytes,
+    require_keys,
+)
 
 
 class BespinScheme(Scheme):
@@ -115,25 +50,25 @@ class BespinScheme(Scheme):
         value = (headers.get(h.SIGNATURE) or "").strip()
         if not value:
             raise Rejected(Reason.MISSING_SIGNATURE, f"missing {h.SIGNATURE} header")
-        if value[: len(_SHA256_PREFIX)].lower() == _SHA256_PREFIX:
-            value = value[len(_SHA256_PREFIX) :]
+        if value[: len(SHA256_PREFIX)].lower() == SHA256_PREFIX:
+            value = value[len(SHA256_PREFIX) :]
         value = value.lower()
-        if len(value) != 64 or not _HEX_DIGITS.issuperset(value):
+        if len(value) != 64 or not HEX_DIGITS.issuperset(value):
             raise Rejected(
                 Reason.MALFORMED_SIGNATURE,
                 f"{h.SIGNATURE} must be the 64 hex digits of HMAC-SHA256(secret, raw body), optionally after sha256=",
             )
         timestamp = self._timestamp(headers)
-        _require_keys(keys)
+        require_keys(keys)
         signed = body if timestamp is None else f"{timestamp}.".encode() + body
         expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in keys]
-        if not _any_matches(expected, [_ascii(value)]):
+        if not any_matches(expected, [header_bytes(value)]):
             covers = "the body" if timestamp is None else f'"<{h.TIMESTAMP}>." + the body'
             raise Rejected(
                 Reason.BAD_SIGNATURE, f"{h.SIGNATURE} (of {covers}) does not match any active secret of this source"
             )
         if timestamp is not None:
-            _check_timestamp(timestamp, tolerance=tolerance, now=now)
+            check_timestamp(timestamp, tolerance=tolerance, now=now)
 
     def delivery_id(self, *, headers, payload, body):
         # A timestamped delivery sent again later is a new one; the same one replayed is not.
@@ -159,20 +94,20 @@ class GitHubScheme(Scheme):
                 else ""
             )
             raise Rejected(Reason.MISSING_SIGNATURE, f"missing {h.GITHUB_SIGNATURE} header{hint}")
-        digest = value[len(_SHA256_PREFIX) :]
-        if value[: len(_SHA256_PREFIX)] != _SHA256_PREFIX or len(digest) != 64 or not _HEX_DIGITS.issuperset(digest):
+        digest = value[len(SHA256_PREFIX) :]
+        if value[: len(SHA256_PREFIX)] != SHA256_PREFIX or len(digest) != 64 or not HEX_DIGITS.issuperset(digest):
             raise Rejected(
                 Reason.MALFORMED_SIGNATURE, f"{h.GITHUB_SIGNATURE} must be sha256= and 64 lowercase hex digits"
             )
-        _require_keys(keys)
+        require_keys(keys)
         expected = [hmac.new(key, body, hashlib.sha256).hexdigest().encode() for key in keys]
-        if not _any_matches(expected, [_ascii(digest)]):
+        if not any_matches(expected, [header_bytes(digest)]):
             raise Rejected(
                 Reason.BAD_SIGNATURE, f"{h.GITHUB_SIGNATURE} does not match any active secret of this source"
             )
 
     def event(self, *, headers, payload):
-        return clean_event(headers.get(h.GITHUB_EVENT) or _default_event(headers, payload))
+        return clean_event(headers.get(h.GITHUB_EVENT) or default_event(headers, payload))
 
     def delivery_id(self, *, headers, payload, body):
         delivery = (headers.get(h.GITHUB_DELIVERY) or "").strip()
@@ -205,19 +140,19 @@ class StripeScheme(_TypedEvents):
             if name == "t":
                 timestamps.append(field)
             elif name == "v1":
-                signatures.append(_ascii(field.strip().lower()))
+                signatures.append(header_bytes(field.strip().lower()))
         if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
             raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STRIPE_SIGNATURE} needs exactly one t=<unix seconds>")
         if not signatures:
             raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STRIPE_SIGNATURE} carries no v1= signature")
-        _require_keys(keys)
+        require_keys(keys)
         timestamp = int(timestamps[0])
         signed = f"{timestamp}.".encode() + body
         expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in keys]
-        if not _any_matches(expected, signatures):
+        if not any_matches(expected, signatures):
             raise Rejected(Reason.BAD_SIGNATURE, f"no v1 signature in {h.STRIPE_SIGNATURE} matches an active secret")
         # After the signature, so that "out of tolerance" always means a genuine but stale delivery.
-        _check_timestamp(timestamp, tolerance=tolerance, now=now)
+        check_timestamp(timestamp, tolerance=tolerance, now=now)
 
     def delivery_id(self, *, headers, payload, body):
         event_id = payload.get("id")
@@ -254,16 +189,16 @@ class StandardScheme(_TypedEvents):
         for item in headers[h.STANDARD_SIGNATURE].split():
             version, _, signature = item.partition(",")
             if version == "v1" and signature:
-                signatures.append(_ascii(signature))
+                signatures.append(header_bytes(signature))
         if not signatures:
             raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STANDARD_SIGNATURE} carries no v1,<base64> signature")
-        _require_keys(keys)
+        require_keys(keys)
         timestamp = int(raw_timestamp)
         signed = f"{message_id}.{timestamp}.".encode("utf-8", errors="replace") + body
         expected = [base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()) for key in keys]
-        if not _any_matches(expected, signatures):
+        if not any_matches(expected, signatures):
             raise Rejected(Reason.BAD_SIGNATURE, f"no v1 signature in {h.STANDARD_SIGNATURE} matches an active secret")
-        _check_timestamp(timestamp, tolerance=tolerance, now=now)
+        check_timestamp(timestamp, tolerance=tolerance, now=now)
 
     def delivery_id(self, *, headers, payload, body):
         return clean_delivery_id(headers[h.STANDARD_ID].strip())

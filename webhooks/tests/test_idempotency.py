@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from jobs.models import Job
-from webhooks import ingestion, ingress, sources
+from webhooks import ingestion, ingress, receipts, sources
 from webhooks.config import TriggerRule
 from webhooks.headers import Headers
 from webhooks.models import WebhookReceipt
@@ -107,12 +107,12 @@ def test_batch_with_the_same_delivery_twice_stores_it_once():
     plain = ingestion.Delivery("acme", "plain", "d-1", {"n": 1}, {})
     triggered = ingestion.Delivery("acme", "job.start", "d-2", {"n": 2}, {}, rule)
     other = ingestion.Delivery("acme", "plain", "d-3", {"n": 3}, {})
-    answers = ingestion.record_deliveries(deliveries=[plain, triggered, plain, triggered, other])
+    answers = receipts.record_deliveries(deliveries=[plain, triggered, plain, triggered, other])
     assert [answer.created for answer in answers] == [True, True, False, False, True]
     assert answers[0].receipt_id == answers[2].receipt_id
     assert answers[1].job_id == answers[3].job_id is not None
     assert (WebhookReceipt.objects.count(), Job.objects.count()) == (3, 1)
-    again = ingestion.record_deliveries(deliveries=[plain, triggered])
+    again = receipts.record_deliveries(deliveries=[plain, triggered])
     assert [(answer.created, answer.receipt_id) for answer in again] == [
         (False, answers[0].receipt_id), (False, answers[1].receipt_id)
     ]  # fmt: skip

@@ -5,7 +5,7 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from jobs.models import Job, JobStatus
-from webhooks import ingestion, ingress, sources
+from webhooks import ingress, receipts, sources
 from webhooks.headers import Headers
 from webhooks.models import WebhookReceipt
 from webhooks.tests.signing import bespin_headers, body_of, github_headers
@@ -117,10 +117,10 @@ def test_trigger_that_became_invalid_keeps_the_receipt_and_starts_nothing(acme, 
 def test_replay_runs_the_triggers_again_with_a_new_job(acme, deliver):
     response = _send(deliver, "order.paid")
     receipt = WebhookReceipt.objects.get(id=response.json()["id"])
-    assert ingestion.replay_receipt(receipt=receipt) is None  # no trigger yet
+    assert receipts.replay_receipt(receipt=receipt) is None  # no trigger yet
     sources.set_trigger(source=acme, event_pattern="order.*", job_kind="sleep", params={"seconds": 0})
-    job = ingestion.replay_receipt(receipt=receipt)
-    again = ingestion.replay_receipt(receipt=receipt)
+    job = receipts.replay_receipt(receipt=receipt)
+    again = receipts.replay_receipt(receipt=receipt)
     assert job is not None and again is not None and job.id != again.id
     receipt.refresh_from_db()
     assert receipt.job == again
