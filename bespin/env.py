@@ -60,3 +60,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_map(name: str, *, minimum: int = 0) -> dict[str, int]:
+    """`key=number` pairs separated by commas (`sleep=1,random_text=50`); {} when unset or
+    empty. Refuses a pair without `=`, an empty key, a key given twice, or a number that is
+    not whole or is below `minimum`."""
+    raw = (os.environ.get(name) or "").strip()
+    values: dict[str, int] = {}
+    for pair in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, number = (piece.strip() for piece in pair.partition("="))
+        if not sep or not key:
+            raise ImproperlyConfigured(f"{name}={raw!r}: use name=number pairs separated by commas, such as sleep=1")
+        if key in values:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {key!r} is given twice")
+        try:
+            values[key] = int(number)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {key}={number!r} is not a whole number") from None
+        if values[key] < minimum:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {key} must be at least {minimum}")
+    return values

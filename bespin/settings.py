@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from bespin.env import env_bool, env_duration, env_int, env_list, env_str
+from bespin.env import env_bool, env_duration, env_int, env_int_map, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "1.0.0"
@@ -153,8 +153,12 @@ CHANNEL_LAYERS = {
     },
 }
 
+# One queue per job priority. A worker started on `default` (`manage.py rqworker default`, as
+# deployments run it) serves all three, high first (jobs.worker.BespinWorker).
 RQ_QUEUES = {
+    "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+    "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
 RQ = {"WORKER_CLASS": "jobs.worker.BespinWorker"}
 
@@ -242,6 +246,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the priorities, whichever field offers them (a schedule's may also be blank).
+    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "jobs.models.Priority"},
 }
 
 # Prometheus metrics at /metrics, for `Authorization: Bearer <token>`; no token, not served
@@ -266,6 +272,15 @@ LOGIN_MAX_FAILURES = env_int("BESPIN_LOGIN_MAX_FAILURES", 10, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("BESPIN_LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
 # Recovery: a pending job older than this that Redis does not hold is enqueued again.
 ENQUEUE_GRACE_SECONDS = env_int("BESPIN_ENQUEUE_GRACE", 10, minimum=0)
+
+# Scheduling and flow control (jobs.timing, jobs.clock, jobs.concurrency).
+# How far ahead a job may be asked to run (`run_at`, `delay`); further is a 400.
+MAX_DELAY = env_duration("BESPIN_MAX_DELAY", "30d")
+if MAX_DELAY is None:
+    raise ImproperlyConfigured("BESPIN_MAX_DELAY must be a duration such as 30d")
+# Jobs of a kind running at once across every worker, per kind (`sleep=1,random_text=50`);
+# overrides the kind's own max_concurrency. 0 lifts a kind's own limit.
+MAX_CONCURRENCY = env_int_map("BESPIN_MAX_CONCURRENCY", minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -2,13 +2,13 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ParseError, Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from bespin.pagination import NewestFirst
-from jobs import creation, kinds, lifecycle, selectors
+from jobs import creation, kinds, selectors
 from jobs.callers import CreationThrottle, caller_of
 from jobs.serializers import (
     ApiInfoSerializer,
@@ -21,6 +21,7 @@ from jobs.serializers import (
     LivenessSerializer,
     RandomTextBodySerializer,
 )
+from jobs.timing import TIMING_FIELDS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -58,6 +59,7 @@ class ApiRoot(APIView):
                     "jobs": reverse("api-jobs", request=request),
                     "random_text": reverse("api-random-text", request=request),
                     "test": reverse("api-test", request=request),
+                    "schedules": reverse("api-schedules", request=request),
                     "websocket": "/api/ws/jobs?job_id=<id>",
                 },
                 "job_types": sorted(kinds.KINDS),
@@ -102,13 +104,13 @@ def _refused(error: Exception) -> Response:
     return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
 
 
-def _create(request, *, kind: str, params, callback_url: str = "") -> Response:
+def _create(request, *, kind: str, params, callback_url: str = "", timing: dict | None = None) -> Response:
     """Create through the service, honouring an Idempotency-Key; 201, or 200 for a replay."""
     key = _idempotency_key(request)
     caller = _creating_caller(request)
     try:
         created = creation.create_job_once(
-            kind=kind, params=params, caller=caller, idempotency_key=key, callback_url=callback_url
+            kind=kind, params=params, caller=caller, idempotency_key=key, callback_url=callback_url, timing=timing
         )
     except (creation.IdempotencyKeyReused, creation.TooManyUnfinished) as error:
         return _refused(error)
@@ -121,7 +123,8 @@ def _create(request, *, kind: str, params, callback_url: str = "") -> Response:
 
 class JobList(APIView):
     """GET: your jobs, newest first (staff: every job). POST: create a job of any kind,
-    `{"type": "sleep", "params": {"seconds": 5}}`."""
+    `{"type": "sleep", "params": {"seconds": 5}}`, optionally later (`run_at` or `delay`) and
+    at a `priority`."""
 
     def get_throttles(self):
         return [CreationThrottle()] if self.request.method == "POST" else []
@@ -136,8 +139,9 @@ class JobList(APIView):
             raise NotAuthenticated("sign in (session or Authorization: Token …) to list jobs")
         filters = JobListFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        wanted = filters.validated_data
         jobs = selectors.jobs_visible_to(
-            request.user, status=filters.validated_data.get("status"), kind=filters.validated_data.get("type")
+            request.user, status=wanted.get("status"), kind=wanted.get("type"), schedule=wanted.get("schedule")
         )
         paginator = NewestFirst()
         page = paginator.paginate_queryset(jobs, request, view=self)
@@ -150,7 +154,10 @@ class JobList(APIView):
         envelope = JobCreateSerializer(data=_json_object(request))
         envelope.is_valid(raise_exception=True)
         fields = envelope.validated_data
-        return _create(request, kind=fields["type"], params=fields["params"], callback_url=fields["callback_url"])
+        timing = {name: fields[name] for name in TIMING_FIELDS if name in fields}
+        return _create(
+            request, kind=fields["type"], params=fields["params"], callback_url=fields["callback_url"], timing=timing
+        )
 
 
 class RandomTextJob(APIView):
@@ -186,7 +193,8 @@ class RandomTextJob(APIView):
 
 
 class JobBatch(APIView):
-    """Create 1 to 1,000 jobs at once: `{"jobs": [{"type", "params", "callback_url"}, …]}`,
+    """Create 1 to 1,000 jobs at once: `{"jobs": [{"type", "params", "callback_url"}, …]}`
+    (each may have `run_at` or `delay`, and `priority`),
     all or none, answered in the order given. Every entry is checked first; a bad one is named
     by its index. The caller's rate and cap count each job."""
 
@@ -221,47 +229,6 @@ class JobDetail(APIView):
     @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, 404: _ERROR})
     def get(self, request, job_id):
         return Response(JobSerializer(selectors.job_or_404(job_id), context={"request": request}).data)
-
-
-class _JobAction(APIView):
-    """POST on a job: its owner or staff (a job without an owner: whoever holds its id)."""
-
-    change = None
-
-    def get_throttles(self):
-        # Anonymous callers share the creation budget: a cancel/retry loop is no cheaper.
-        return [CreationThrottle()]
-
-    @extend_schema(
-        request=None,
-        responses={
-            200: JobSerializer,
-            403: _ERROR,
-            404: _ERROR,
-            409: OpenApiResponse(ErrorSerializer, "the job's status forbids it"),
-        },
-    )
-    def post(self, request, job_id):
-        job = selectors.job_or_404(job_id)
-        if not selectors.may_control(request.user, job):
-            raise PermissionDenied("only the job's owner or staff may do this")
-        try:
-            job = self.change(job=job)
-        except lifecycle.JobStateConflict as error:
-            return Response({"error": str(error), "status": job.status}, status=status.HTTP_409_CONFLICT)
-        return Response(JobSerializer(job, context={"request": request}).data)
-
-
-class JobCancel(_JobAction):
-    """Cancel a pending or running job (409 when it has finished)."""
-
-    change = staticmethod(lifecycle.cancel_job)
-
-
-class JobRetry(_JobAction):
-    """Run a failed or cancelled job again as a new attempt (409 otherwise)."""
-
-    change = staticmethod(lifecycle.retry_job)
 
 
 def _json_object(request) -> dict:

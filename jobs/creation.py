@@ -18,8 +18,9 @@ from rest_framework import serializers
 from callbacks.validation import validate_callback_url
 from jobs import events, kinds, queue
 from jobs.callers import Caller
-from jobs.lifecycle import log_change
-from jobs.models import UNFINISHED_STATUSES, IdempotencyKey, Job
+from jobs.lifecycle import announce_many, log_change
+from jobs.models import UNFINISHED_STATUSES, IdempotencyKey, Job, JobStatus
+from jobs.timing import TIMING_FIELDS, Timing, timing_for
 
 
 class IdempotencyKeyReused(Exception):
@@ -43,47 +44,63 @@ class Created:
     replayed: bool = False
 
 
-def create_job(*, kind: str, params, owner=None, caller: Caller | None = None, callback_url: str = "") -> Job:
-    """Create a pending job of `kind` and enqueue it once the row is committed; raises
-    serializers.ValidationError for an unknown kind, bad parameters or a callback_url that
-    cannot be used. A `caller` (a request's) brings its limits; without one (webhook
-    triggers) `owner` owns the job. When it ends, the workers POST it to `callback_url`."""
-    return create_job_once(kind=kind, params=params, owner=owner, caller=caller, callback_url=callback_url).job
+def create_job(
+    *, kind: str, params, owner=None, caller: Caller | None = None, callback_url: str = "", timing: dict | None = None
+) -> Job:
+    """Create a job of `kind`: pending, and enqueued once the row is committed, or scheduled
+    when `timing` (`run_at` or `delay`, and `priority`: jobs.timing) puts it in the future.
+    Raises serializers.ValidationError for an unknown kind, bad parameters or timing, or a
+    callback_url that cannot be used. A `caller` (a request's) brings its limits; without one
+    (webhook triggers) `owner` owns the job. When it ends, the workers POST it to `callback_url`."""
+    return create_job_once(
+        kind=kind, params=params, owner=owner, caller=caller, callback_url=callback_url, timing=timing
+    ).job
 
 
 def create_job_once(
-    *, kind: str, params, owner=None, caller: Caller | None = None, idempotency_key: str = "", callback_url: str = ""
+    *,
+    kind: str,
+    params,
+    owner=None,
+    caller: Caller | None = None,
+    idempotency_key: str = "",
+    callback_url: str = "",
+    timing: dict | None = None,
 ) -> Created:
     """`create_job` that honours an Idempotency-Key: the same key from the same caller within
     IDEMPOTENCY_KEY_TTL gives back the first job (`replayed`), also when two requests race.
     Raises TooManyUnfinished when the caller has reached its cap."""
     anonymous = caller is not None and caller.anonymous
     job_kind, clean_params = kinds.validate_params(kind=kind, params=params, anonymous=anonymous)
+    when = timing_for(job_kind, timing or {})
     if caller is not None:
         owner = caller.owner
     owner = owner if owner is not None and owner.pk else None
     callback_url = validate_callback_url(url=callback_url, owner=owner, anonymous=anonymous)
     client = caller.client if caller is not None else ""
     if idempotency_key:
-        return _create_once(job_kind, clean_params, owner, caller, idempotency_key, callback_url)
+        asked = {name: str(timing[name]) for name in TIMING_FIELDS if timing and timing.get(name) is not None}
+        return _create_once(job_kind, clean_params, owner, caller, idempotency_key, callback_url, when, asked)
     if caller is None or not caller.max_unfinished:
         # One INSERT needs no transaction of its own: outside one, its on_commit work runs
         # as soon as it is written; inside a caller's, after the caller commits.
-        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url))
+        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url, when))
     with transaction.atomic():
         _hold_cap(caller)
-        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url))
+        return Created(_insert_job(job_kind, clean_params, owner, client, callback_url, when))
 
 
-def _create_once(job_kind, params: dict, owner, caller: Caller | None, key: str, callback_url: str = "") -> Created:
+def _create_once(
+    job_kind, params: dict, owner, caller: Caller | None, key: str, callback_url: str, when: Timing, asked: dict
+) -> Created:
     client = caller.client if caller is not None else ""
-    fingerprint = _fingerprint(job_kind.name, params, callback_url)
+    fingerprint = _fingerprint(job_kind.name, params, callback_url, asked)
     IdempotencyKey.objects.filter(client=client, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_KEY_TTL).delete()
     try:
         with transaction.atomic():
             if caller is not None and caller.max_unfinished:
                 _hold_cap(caller)
-            job = _insert_job(job_kind, params, owner, client, callback_url)
+            job = _insert_job(job_kind, params, owner, client, callback_url, when)
             # The unique (client, key) index makes a concurrent twin wait here for this
             # transaction, then fail, so exactly one job is created.
             IdempotencyKey.objects.create(client=client, key=key, fingerprint=fingerprint, job=job)
@@ -107,15 +124,15 @@ class Batch:
 
 
 def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str = "") -> Batch:
-    """Create 1 to MAX_BATCH jobs from `entries` (each `{"type", "params", "callback_url"}`),
-    all or none: every entry is checked first, and a ValidationError names each bad index
-    (`{"jobs": {"3": …}}`). Then one INSERT, and once it commits one pipelined enqueue and one
-    publish per group for the lot. The caller's limits count each job; an Idempotency-Key
-    covers the whole batch."""
+    """Create 1 to MAX_BATCH jobs from `entries` (each `{"type", "params", "callback_url"}`,
+    and `run_at` or `delay` and `priority` as jobs.timing reads them), all or none: every
+    entry is checked first, and a ValidationError names each bad index (`{"jobs": {"3": …}}`).
+    Then one INSERT, and once it commits one pipelined enqueue and one publish per group for
+    the lot. The caller's limits count each job; an Idempotency-Key covers the whole batch."""
     anonymous = caller is not None and caller.anonymous
     owner = caller.owner if caller is not None else None
     client = caller.client if caller is not None else ""
-    checked, errors = [], {}
+    checked, asked, errors = [], [], {}
     for index, entry in enumerate(entries):
         try:
             if not isinstance(entry, dict):
@@ -123,15 +140,20 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
             job_kind, params = kinds.validate_params(
                 kind=entry.get("type"), params=entry.get("params", {}), anonymous=anonymous
             )
+            when = timing_for(job_kind, entry)
             url = validate_callback_url(url=entry.get("callback_url") or "", owner=owner, anonymous=anonymous)
-            checked.append(Job(type=job_kind.name, params=params, owner=owner, client=client, callback_url=url))
+            checked.append(_new_job(job_kind, params, owner, client, url, when))
+            # What was asked, not what it came to: a replay's `delay` counts from its own now.
+            asked.append({name: str(entry[name]) for name in TIMING_FIELDS if entry.get(name) is not None})
         except serializers.ValidationError as error:
             errors[str(index)] = error.detail
     if errors:
         raise serializers.ValidationError({"jobs": errors})
-    fingerprint = hashlib.sha256(
-        json.dumps([[job.type, job.params, job.callback_url] for job in checked], sort_keys=True, default=str).encode()
-    ).hexdigest()
+    requests = [
+        [job.type, job.params, job.callback_url, *([extra] if extra else [])]
+        for job, extra in zip(checked, asked, strict=True)
+    ]
+    fingerprint = hashlib.sha256(json.dumps(requests, sort_keys=True, default=str).encode()).hexdigest()
     if idempotency_key:
         replayed = _replayed_batch(client, idempotency_key, fingerprint)
         if replayed is not None:
@@ -146,7 +168,9 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
                     client=client, key=idempotency_key, fingerprint=fingerprint, job=jobs[0],
                     batch=[str(job.id) for job in jobs],
                 )  # fmt: skip
-            transaction.on_commit(partial(_announce_batch, jobs))
+            # Scheduled ones wait in PostgreSQL for the clock (jobs.clock).
+            pending = [job for job in jobs if job.status == JobStatus.PENDING]
+            transaction.on_commit(partial(announce_many, jobs, new=True, enqueue=pending))
             return Batch(jobs)
     except IntegrityError:
         # A twin request with the same key committed first: its batch is the answer.
@@ -167,15 +191,6 @@ def _replayed_batch(client: str, key: str, fingerprint: str) -> Batch | None:
     return Batch([found[job_id] for job_id in map(uuid.UUID, existing.batch) if job_id in found], replayed=True)
 
 
-def _announce_batch(jobs: list[Job]) -> None:
-    """Log, enqueue (one pipeline) and publish (one message per group) committed new jobs."""
-    published = events.start_publish_new(jobs)
-    for job in jobs:
-        log_change(job)
-    queue.enqueue_jobs(jobs)
-    published()
-
-
 def _hold_cap(caller: Caller, *, adding: int = 1) -> None:
     """Inside the creating transaction: wait for the caller's other creations to commit (a
     lock per caller), then count its unfinished jobs. Counting without the lock would let
@@ -186,28 +201,41 @@ def _hold_cap(caller: Caller, *, adding: int = 1) -> None:
     if adding > caller.max_unfinished or unfinished.count() + adding > caller.max_unfinished:
         who = "this address" if caller.anonymous else "you"
         hint = "; sign in for more" if caller.anonymous else ""
+        has = "has" if caller.anonymous else "have"
         raise TooManyUnfinished(
-            f"{who} already {'has' if caller.anonymous else 'have'} {caller.max_unfinished} jobs pending or running: "
+            f"{who} already {has} {caller.max_unfinished} jobs pending or running (or scheduled): "
             f"wait for some to finish{hint}"
         )
 
 
-def _fingerprint(kind: str, params: dict, callback_url: str = "") -> str:
-    # Without a callback the fingerprint is what it always was: keys stored before stay valid.
-    request = [kind, params, callback_url] if callback_url else [kind, params]
+def _fingerprint(kind: str, params: dict, callback_url: str = "", asked: dict | None = None) -> str:
+    # Without a callback or timing the fingerprint is what it always was: keys stored before stay valid.
+    request = [kind, params, callback_url] if callback_url or asked else [kind, params]
+    if asked:
+        request.append(asked)
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str = "", callback_url: str = "") -> Job:
-    job = Job.objects.create(type=job_kind.name, params=params, owner=owner, client=client, callback_url=callback_url)
+def _new_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
+    return Job(
+        type=job_kind.name, params=params, owner=owner, client=client, callback_url=callback_url,
+        status=when.status, priority=when.priority, run_at=when.run_at,
+    )  # fmt: skip
+
+
+def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
+    job = _new_job(job_kind, params, owner, client, callback_url, when)
+    job.save(force_insert=True)
     # After commit: a job rolled back by an idempotency race was never created.
     transaction.on_commit(partial(_announce_new, job))
     return job
 
 
 def _announce_new(job: Job) -> None:
-    """Log, enqueue and publish a committed new job; the publish travels while it enqueues."""
+    """Log, enqueue and publish a committed new job; the publish travels while it enqueues. A
+    scheduled job waits in PostgreSQL until the clock (jobs.clock) enqueues it."""
     published = events.start_publish(job, new=True)
     log_change(job)
-    queue.enqueue_job(job)
+    if job.status == JobStatus.PENDING:
+        queue.enqueue_job(job)
     published()

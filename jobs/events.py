@@ -93,15 +93,15 @@ def start_publish(job: Job, *, new: bool = False):
     return _start(_send(groups_for(job, new=new), status_event(job)), f"job={job.id} status={job.status}")
 
 
-def start_publish_new(jobs: list[Job]):
-    """start_publish for a batch of new jobs: one message per group, carrying all of theirs."""
+def start_publish_many(jobs: list[Job], *, new: bool = False):
+    """start_publish for many jobs at once (a batch created, promoted, started by schedules,
+    cancelled or retried together): one message per group, carrying all of its jobs'."""
     events_by_group: dict[str, dict] = {}
     for job in jobs:
-        for group in groups_for(job, new=True):
-            events_by_group.setdefault(group, {"type": STATUSES_EVENT, "events": []})["events"].append(
-                status_event(job)
-            )
-    return _start(_send_each(events_by_group), f"jobs={len(jobs)} status=pending")
+        event = status_event(job)
+        for group in groups_for(job, new=new):
+            events_by_group.setdefault(group, {"type": STATUSES_EVENT, "events": []})["events"].append(event)
+    return _start(_send_each(events_by_group), f"jobs={len(jobs)}")
 
 
 def _start(coroutine, what: str):

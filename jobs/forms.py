@@ -11,7 +11,8 @@ from rest_framework.fields import empty
 
 from bespin.errors import flat_messages
 from jobs import kinds
-from jobs.models import JobStatus
+from jobs.models import JobStatus, Priority
+from jobs.timing import TIMING_FIELDS
 
 
 class JobFilters(forms.Form):
@@ -54,10 +55,44 @@ class KindForm:
     inputs: list[ParamInput]
     error: str = ""
     callback: ParamInput | None = None
+    # When and how urgently: run at, or after a delay, and the priority (jobs.timing).
+    timing: list[ParamInput] = field(default_factory=list)
 
 
 # Every kind's form has this input beside its parameters (jobs.creation.create_job's callback_url).
 CALLBACK_FIELD = "callback_url"
+
+
+def _timing_inputs(job_kind: kinds.JobKind, values, errors) -> list[ParamInput]:
+    values, errors = values or {}, errors or {}
+    kind = job_kind.name
+    return [
+        ParamInput(
+            name="run_at", id=f"{kind}-run_at", label="Run at, UTC (optional)", type="datetime-local",
+            hint="Leave empty to run now; a time past runs it now.",
+            value=values.get("run_at", ""), error=errors.get("run_at", ""),
+        ),
+        ParamInput(
+            name="delay", id=f"{kind}-delay", label="Or run after, seconds (optional)", type="number", hint="",
+            step="any", min=0, value=values.get("delay", ""), error=errors.get("delay", ""),
+        ),
+        ParamInput(
+            name="priority", id=f"{kind}-priority", label="Priority", type="select",
+            hint="Workers take high first, then default, then low.",
+            choices=list(Priority.choices), value=values.get("priority", job_kind.priority),
+            error=errors.get("priority", ""),
+        ),
+    ]  # fmt: skip
+
+
+def timing_from(data) -> dict:
+    """`run_at`, `delay` and `priority` from a submitted start form, as jobs.timing reads
+    them. The page shows times in UTC: a time typed without an offset is read as UTC."""
+    timing = {name: data[name].strip() for name in TIMING_FIELDS if data.get(name, "").strip()}
+    run_at = timing.get("run_at", "")
+    if run_at and "T" in run_at and not run_at.endswith("Z") and "+" not in run_at[10:] and "-" not in run_at[10:]:
+        timing["run_at"] = f"{run_at}+00:00"
+    return timing
 
 
 def _callback_input(kind: str, value: str = "", error: str = "") -> ParamInput:
@@ -114,7 +149,10 @@ def kind_form(job_kind: kinds.JobKind, *, values=None, errors=None, error: str =
     callback = _callback_input(
         job_kind.name, (values or {}).get(CALLBACK_FIELD, ""), (errors or {}).get(CALLBACK_FIELD, "")
     )
-    return KindForm(kind=job_kind.name, description=description, inputs=inputs, error=error, callback=callback)
+    return KindForm(
+        kind=job_kind.name, description=description, inputs=inputs, error=error, callback=callback,
+        timing=_timing_inputs(job_kind, values, errors),
+    )  # fmt: skip
 
 
 def params_from(job_kind: kinds.JobKind, data) -> dict:
@@ -130,15 +168,15 @@ def params_from(job_kind: kinds.JobKind, data) -> dict:
 
 
 def split_errors(error: serializers.ValidationError) -> tuple[dict[str, str], str]:
-    """Per-field messages and the rest, from create_job's `{"params": {…}}`, `{"type": […]}`
-    or `{"callback_url": […]}` (kept under CALLBACK_FIELD)."""
+    """Per-field messages and the rest, from create_job's `{"params": {…}}`, `{"type": […]}`,
+    `{"callback_url": […]}` (kept under CALLBACK_FIELD) or `{"run_at": […]}` and the like."""
     fields: dict[str, list[str]] = {}
     general: list[str] = []
     for path, message in flat_messages(error.detail):
         if len(path) >= 2 and path[0] == "params" and path[1] != "non_field_errors":
             fields.setdefault(path[1], []).append(message)
-        elif path and path[0] == CALLBACK_FIELD:
-            fields.setdefault(CALLBACK_FIELD, []).append(message)
+        elif path and path[0] in (CALLBACK_FIELD, *TIMING_FIELDS):
+            fields.setdefault(path[0], []).append(message)
         else:
             general.append(message)
     return {name: " ".join(messages) for name, messages in fields.items()}, " ".join(general)

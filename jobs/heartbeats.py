@@ -18,11 +18,14 @@ TTL = 5
 IDLE = "-"
 
 
-def beat(worker_name: str, running: str = IDLE, *, connection=None) -> None:
-    """Say that `worker_name` is alive for TTL more seconds and runs RQ job `running`."""
+def beat(worker_name: str, running: str = IDLE, *, connection=None, also=None) -> None:
+    """Say that `worker_name` is alive for TTL more seconds and runs RQ job `running`;
+    `also(pipe)` adds more to the same round trip (a concurrency slot's renewal)."""
     pipe = (connection or queue_client()).pipeline(transaction=False)
     pipe.zadd(WORKERS_KEY, {worker_name: time.time() + TTL})
     pipe.hset(RUNNING_KEY, worker_name, running)
+    if also is not None:
+        also(pipe)
     pipe.execute()
 
 

@@ -1,5 +1,7 @@
-"""Every change of a job's state, one function each: create, start, report progress,
-complete, fail, cancel, retry (by a user) and requeue (by the runner or the recovery sweep).
+"""Every change of a job's state, one function each: start, report progress, complete, fail,
+cancel, retry (by a user), requeue (by the runner or the recovery sweep) and promote (a
+scheduled job whose time has come, by the workers' clock). Creating is jobs.creation's, and
+changing many jobs at once jobs.bulk's.
 
 The API, the dashboard, the worker, the webhooks and the management commands all call these.
 Each status change is a conditional UPDATE (`WHERE status IN … AND attempt = …`), so two
@@ -15,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs import events, queue
-from jobs.models import FINAL_STATUSES, Job, JobStatus
+from jobs.models import FINAL_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 
 log = logging.getLogger("bespin.jobs")
 
@@ -32,6 +34,7 @@ def log_change(job: Job, **extra) -> None:
         "attempt": job.attempt,
         "duration": f"{job.duration:.3f}" if job.duration is not None else None,
         "worker": job.worker_name or None,
+        "schedule": job.schedule_id,
         **extra,
     }
     log.info("job_change %s", " ".join(f"{k}={v}" for k, v in fields.items() if v is not None))
@@ -144,9 +147,10 @@ def requeue_job(*, job: Job, error: str, delay: float = 0, lost: bool = False) -
 
 
 def retry_job(*, job: Job) -> Job:
-    """Run a failed or cancelled job again as a new attempt; JobStateConflict otherwise."""
+    """Run a failed or cancelled job again as a new attempt, now (a job cancelled while
+    scheduled too); JobStateConflict otherwise."""
     while True:
-        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        if job.status not in RETRYABLE_STATUSES:
             raise JobStateConflict(f"job is {job.status}; only failed or cancelled jobs can be retried")
         if _new_attempt(job, allowed=(job.status,)):
             return job
@@ -154,17 +158,57 @@ def retry_job(*, job: Job) -> Job:
 
 
 def cancel_job(*, job: Job) -> Job:
-    """Cancel a pending or running job. A pending job leaves the queue; a running one stops at
-    its handler's next progress report, on whichever machine runs it. Raises JobStateConflict
-    for a finished job."""
+    """Cancel a scheduled, pending or running job. A scheduled job never runs; a pending job
+    leaves the queue; a running one stops at its handler's next progress report, on whichever
+    machine runs it. Raises JobStateConflict for a finished job."""
     while True:
         if job.status in FINAL_STATUSES:
-            raise JobStateConflict(f"job is {job.status}; only pending or running jobs can be cancelled")
+            raise JobStateConflict(f"job is {job.status}; only scheduled, pending or running jobs can be cancelled")
         # One status at a time, so that only a job cancelled while still pending has its RQ
-        # job removed: a worker may have started it since it was read.
+        # job removed: a worker may have started it since it was read. A scheduled one has
+        # nothing in Redis; it is tried first only when it was read scheduled.
+        now = timezone.now()
+        if job.status == JobStatus.SCHEDULED and _transition(
+            job, allowed=(JobStatus.SCHEDULED,), status=JobStatus.CANCELLED, finished_at=now
+        ):
+            return job
         if _transition(job, allowed=(JobStatus.PENDING,), status=JobStatus.CANCELLED, finished_at=timezone.now()):
             queue.remove_from_queue(job)
             return job
         if _transition(job, allowed=(JobStatus.RUNNING,), status=JobStatus.CANCELLED, finished_at=timezone.now()):
             return job
         job.refresh_from_db()
+
+
+# Scheduled jobs whose time has come: PostgreSQL's partial index on run_at finds them, and one
+# statement moves a batch, oldest first. Rows another transaction holds (a cancel) are left
+# for the next round rather than waited for.
+_PROMOTE_SQL = (
+    f"UPDATE {Job._meta.db_table} SET status = %s WHERE id IN (SELECT id FROM {Job._meta.db_table} "
+    "WHERE status = %s AND run_at <= %s ORDER BY run_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *"
+)
+
+
+def promote_due_jobs(*, now=None, limit: int = 1000) -> list[Job]:
+    """Move scheduled jobs whose run_at is `now` or past to pending, at most `limit`, oldest
+    first; once committed they are logged, enqueued in one pipeline and published (one
+    message per group)."""
+    params = [JobStatus.PENDING, JobStatus.SCHEDULED, now or timezone.now(), limit]
+    with transaction.atomic():
+        jobs = list(Job.objects.raw(_PROMOTE_SQL, params))
+        if jobs:
+            transaction.on_commit(partial(announce_many, jobs, enqueue=jobs))
+    return jobs
+
+
+def announce_many(jobs: list[Job], *, new: bool = False, enqueue=(), dequeue=()) -> None:
+    """Log and publish committed changes of many jobs (`new`: just created), one message per
+    group; while the publish travels, put `enqueue` on their queues and take `dequeue` off."""
+    published = events.start_publish_many(jobs, new=new)
+    for job in jobs:
+        log_change(job)
+    if dequeue:
+        queue.remove_entries(dequeue)
+    if enqueue:
+        queue.enqueue_jobs(enqueue)
+    published()

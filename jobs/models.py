@@ -5,6 +5,8 @@ from django.db import models
 
 
 class JobStatus(models.TextChoices):
+    # Waiting for its run_at (jobs.clock moves it to pending then); nothing of it is in Redis.
+    SCHEDULED = "scheduled"
     PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -13,17 +15,31 @@ class JobStatus(models.TextChoices):
 
 
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
-UNFINISHED_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+# A scheduled job counts against a caller's cap like a pending one: it is work the caller has
+# already asked for, and an uncounted status would let one address book any number of jobs ahead.
+UNFINISHED_STATUSES = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.RUNNING)
+# What cancel applies to (jobs.lifecycle.cancel_job, jobs.bulk.cancel_jobs), and retry.
+CANCELLABLE_STATUSES = UNFINISHED_STATUSES
+RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.CANCELLED)
 
-# Statuses only move forward within an attempt: pending, running, then one final state.
-# Watchers use (attempt, rank, progress) to drop a message older than one already shown.
+# Statuses only move forward within an attempt: scheduled, pending, running, then one final
+# state. Watchers use (attempt, rank, progress) to drop a message older than one already shown.
 STATUS_RANK = {
+    JobStatus.SCHEDULED: -1,
     JobStatus.PENDING: 0,
     JobStatus.RUNNING: 1,
     JobStatus.COMPLETED: 2,
     JobStatus.FAILED: 2,
     JobStatus.CANCELLED: 2,
 }
+
+
+class Priority(models.TextChoices):
+    """Which RQ queue a job's entry goes on; workers take high, then default, then low."""
+
+    HIGH = "high"
+    DEFAULT = "default"
+    LOW = "low"
 
 
 class Job(models.Model):
@@ -48,6 +64,16 @@ class Job(models.Model):
     # Where the workers POST the job once it ends (callbacks/); empty: nowhere. The database
     # default serves rows written without the model (COPY), and the callbacks' trigger reads it.
     callback_url = models.CharField(max_length=2000, blank=True, default="", db_default="")
+    # When it was asked to run (a `scheduled` job waits for it); null: at once. For a job a
+    # schedule started, the tick it was started for.
+    run_at = models.DateTimeField(null=True, blank=True)
+    # The database default serves rows written without the model (COPY), as for callback_url.
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.DEFAULT, db_default="default")
+    # No index of its own: a plain job must not pay for one. The partial unique constraint
+    # below is the index of the jobs a schedule started.
+    schedule = models.ForeignKey(
+        "jobs.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -64,10 +90,18 @@ class Job(models.Model):
             models.Index(
                 fields=["client"], name="job_unfinished_client_idx", condition=models.Q(status__in=UNFINISHED_STATUSES)
             ),
+            # The clock's "what is due" (jobs.clock): only scheduled jobs are in it.
+            models.Index(fields=["run_at"], name="job_scheduled_run_at_idx", condition=models.Q(status="scheduled")),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(progress__lte=100), name="job_progress_at_most_100"),
             models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="job_status_known"),
+            # One job per schedule and tick, however many workers see the tick due at once.
+            models.UniqueConstraint(
+                fields=["schedule", "run_at"],
+                name="job_one_per_schedule_tick",
+                condition=models.Q(schedule__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -213,3 +247,7 @@ class JobMinuteDelta(models.Model):
 
     def __str__(self) -> str:
         return f"owner {self.owner_id}: {self.n:+} {self.status} at {self.minute:%H:%M}"
+
+
+# Defined in a module of its own; imported here so that Django registers it with the app.
+from jobs.schedule_models import Schedule  # noqa: E402, F401

@@ -1,4 +1,6 @@
-"""The RQ queue that carries job ids from the web side to the workers.
+"""The RQ queues that carry job ids from the web side to the workers, one per priority
+(high, default, low): a job's entry goes on its priority's queue, and workers take high,
+then default, then low (jobs.worker).
 
 PostgreSQL holds the jobs; the queue only says which to run next. Losing an entry is
 repaired by the recovery sweep, so every function here logs a Redis failure instead of
@@ -15,22 +17,30 @@ from rq.job import Job as RQJob
 
 from bespin.redis import queue_client
 from jobs import kinds
-from jobs.models import Job
+from jobs.models import Job, Priority
 
 log = logging.getLogger("bespin.jobs")
 
 QUEUE_NAME = "default"
+# The queues in the order workers take them: a priority's name is its queue's.
+QUEUE_NAMES = (Priority.HIGH.value, Priority.DEFAULT.value, Priority.LOW.value)
 TASK = "jobs.tasks.run_job"
 # Failed RQ jobs are kept this long for `rq info`; Bespin's own record is the row.
 FAILURE_TTL = 24 * 3600
 
 
 @cache
-def rq_queue() -> Queue:
-    """The queue, made once per process on the queue connection (django_rq.get_queue() builds
-    a new Redis client and TCP connection on every call: several ms a job)."""
-    timeout = settings.RQ_QUEUES[QUEUE_NAME]["DEFAULT_TIMEOUT"]
-    return Queue(QUEUE_NAME, connection=queue_client(), default_timeout=timeout)
+def rq_queue(name: str = QUEUE_NAME) -> Queue:
+    """A queue (`name`: a priority), made once per process on the queue connection
+    (django_rq.get_queue() builds a new Redis client and TCP connection on every call:
+    several ms a job)."""
+    timeout = settings.RQ_QUEUES[name]["DEFAULT_TIMEOUT"]
+    return Queue(name, connection=queue_client(), default_timeout=timeout)
+
+
+def queue_of(job: Job) -> Queue:
+    """The queue of the job's priority."""
+    return rq_queue(job.priority if job.priority in QUEUE_NAMES else QUEUE_NAME)
 
 
 def rq_job_id(job: Job) -> str:
@@ -44,6 +54,12 @@ def _options(job: Job) -> dict:
     return {"job_id": rq_job_id(job), "result_ttl": 0, "failure_ttl": FAILURE_TTL}
 
 
+def _args(job: Job) -> tuple:
+    # The kind travels with the entry, so that a worker can hold back a job whose kind has no
+    # free slot (jobs.concurrency) before claiming it in PostgreSQL.
+    return (str(job.id), job.attempt, job.type)
+
+
 def _timeout(job: Job) -> int:
     job_kind = kinds.get_kind(job.type)
     return job_kind.timeout if job_kind else 600
@@ -55,24 +71,27 @@ def enqueue_job(job: Job, *, delay: float = 0) -> None:
     options = {**_options(job), "job_timeout": _timeout(job)}
     try:
         if delay > 0:
-            rq_queue().enqueue_in(timedelta(seconds=delay), TASK, str(job.id), job.attempt, **options)
+            queue_of(job).enqueue_in(timedelta(seconds=delay), TASK, *_args(job), **options)
         else:
-            rq_queue().enqueue(TASK, str(job.id), job.attempt, **options)
+            queue_of(job).enqueue(TASK, *_args(job), **options)
     except Exception:
         log.exception("enqueue failed job=%s; the recovery sweep will enqueue it again", job.id)
 
 
 def enqueue_jobs(jobs: list[Job]) -> None:
-    """Put new jobs on the queue in one pipelined round trip (RQ's enqueue_many); on a
+    """Put jobs on their queues in one pipelined round trip (RQ's enqueue_many); on a
     failure they stay pending, for the recovery sweep, as with enqueue_job."""
-    rq = rq_queue()
+    if not jobs:
+        return
+    by_queue: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_queue.setdefault(queue_of(job).name, []).append(job)
     try:
-        with rq.connection.pipeline() as pipe:
-            entries = [
-                rq.prepare_data(TASK, (str(job.id), job.attempt), timeout=_timeout(job), **_options(job))
-                for job in jobs
-            ]
-            rq.enqueue_many(entries, pipe)
+        with queue_client().pipeline() as pipe:
+            for name, some in by_queue.items():
+                rq = rq_queue(name)
+                entries = [rq.prepare_data(TASK, _args(job), timeout=_timeout(job), **_options(job)) for job in some]
+                rq.enqueue_many(entries, pipe)
             pipe.execute()
     except Exception:
         log.exception("enqueue failed for %d jobs; the recovery sweep will enqueue them again", len(jobs))
@@ -89,6 +108,28 @@ def remove_from_queue(job: Job) -> None:
         pass
 
 
+def remove_entries(jobs: list[Job]) -> None:
+    """Take many jobs' RQ entries off their queues in one pipeline (bulk cancel). Taken in
+    queue order, each LREM finds its entry near the head. An entry missed is harmless: its
+    job is no longer pending, which a worker checks before running anything."""
+    try:
+        with queue_client().pipeline(transaction=False) as pipe:
+            for job in jobs:
+                pipe.lrem(queue_of(job).key, 1, rq_job_id(job))
+                pipe.delete(RQJob.key_for(rq_job_id(job)))
+            pipe.execute()
+    except Exception:
+        log.warning("removing %d cancelled jobs from the queue failed; workers will skip them", len(jobs))
+
+
 def queue_depth() -> int:
-    """Entries waiting in the queue (one LLEN)."""
-    return rq_queue().count
+    """Entries waiting in the queues (one LLEN each, in one round trip)."""
+    return sum(queue_depths().values())
+
+
+def queue_depths() -> dict[str, int]:
+    """Entries waiting in each priority's queue, high first."""
+    pipe = queue_client().pipeline(transaction=False)
+    for name in QUEUE_NAMES:
+        pipe.llen(rq_queue(name).key)
+    return dict(zip(QUEUE_NAMES, pipe.execute(), strict=True))

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from rq.job import Job as RQJob
 
 from bespin.redis import queue_client
-from jobs import heartbeats, kinds, lifecycle, queue
+from jobs import concurrency, heartbeats, kinds, lifecycle, queue
 from jobs.models import Job, JobStatus
 
 log = logging.getLogger("bespin.jobs")
@@ -85,27 +86,35 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
 
 
 def _reenqueue_missing(connection, report: Recovery) -> None:
-    # A younger pending job may still be on its way to Redis (enqueue runs after commit).
-    grace = timedelta(seconds=settings.ENQUEUE_GRACE_SECONDS)
+    # A younger pending job may still be on its way to Redis (enqueue runs after commit), and
+    # so may one the clock has just promoted from scheduled (its run_at is as recent).
+    cutoff = timezone.now() - timedelta(seconds=settings.ENQUEUE_GRACE_SECONDS)
     pending = list(
-        Job.objects.filter(status=JobStatus.PENDING, created_at__lt=timezone.now() - grace)
+        Job.objects.filter(status=JobStatus.PENDING, created_at__lt=cutoff)
+        .filter(Q(run_at__isnull=True) | Q(run_at__lt=cutoff))
         .order_by("created_at")
-        .only("id", "type", "attempt", "created_at")[:SWEEP_BATCH]
+        .only("id", "type", "attempt", "priority", "created_at", "run_at")[:SWEEP_BATCH]
     )
     if not pending:
         return
-    rq_queue = queue.rq_queue()
+    limited = concurrency.limited_kinds()
     pipeline = connection.pipeline(transaction=False)
     for job in pending:
-        pipeline.hmget(RQJob.key_for(queue.rq_job_id(job)), ["status", "worker_name"])
-        pipeline.lpos(rq_queue.key, queue.rq_job_id(job))
+        rq_job_id, queue_key = queue.rq_job_id(job), queue.queue_of(job).key
+        pipeline.hmget(RQJob.key_for(rq_job_id), ["status", "worker_name"])
+        pipeline.lpos(queue_key, rq_job_id)
+        # Parked for a concurrency slot: out of the queue, but held (jobs.concurrency).
+        if job.type in limited:
+            pipeline.lpos(concurrency.parked_key(job.type), concurrency.parked_entry(queue_key, rq_job_id))
+        else:
+            pipeline.echo("")
     answers = pipeline.execute()
-    answered = list(zip(answers[0::2], answers[1::2], strict=True))
-    taken = sorted({worker.decode() for (status, worker), _ in answered if status == b"started" and worker})
+    answered = list(zip(answers[0::3], answers[1::3], answers[2::3], strict=True))
+    taken = sorted({worker.decode() for (status, worker), _, _ in answered if status == b"started" and worker})
     alive = heartbeats.running(taken)
-    for job, ((status, worker_name), position) in zip(pending, answered, strict=True):
-        if status == b"queued" and position is not None:
-            continue  # waiting its turn
+    for job, ((status, worker_name), position, parked_at) in zip(pending, answered, strict=True):
+        if status == b"queued" and (position is not None or parked_at not in (None, b"")):
+            continue  # waiting its turn, or a slot
         if status in (b"scheduled", b"deferred"):
             continue  # RQ's scheduler holds it
         if status == b"started" and worker_name and alive.get(worker_name.decode()) is not None:

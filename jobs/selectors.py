@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from bespin import asyncdb
 from bespin.ids import parse_uuid
-from jobs import heartbeats, queue
+from jobs import concurrency, heartbeats, queue
 from jobs.models import (
     DURATION_BUCKETS,
     EVERYONE,
@@ -55,13 +55,16 @@ def job_or_404(job_id) -> Job:
     return job
 
 
-def jobs_visible_to(user, *, status: str | None = None, kind: str | None = None):
-    """Jobs a signed-in user may list, newest first: their own, or every job for staff."""
+def jobs_visible_to(user, *, status: str | None = None, kind: str | None = None, schedule=None):
+    """Jobs a signed-in user may list, newest first: their own, or every job for staff (the
+    jobs bulk cancel and retry act on, too)."""
     jobs = Job.objects.all() if user.is_staff else Job.objects.filter(owner=user)
     if status:
         jobs = jobs.filter(status=status)
     if kind:
         jobs = jobs.filter(type=kind)
+    if schedule:
+        jobs = jobs.filter(schedule=schedule)
     return jobs.order_by("-created_at")
 
 
@@ -80,8 +83,14 @@ def may_control(user, job: Job) -> bool:
 
 
 def queue_depth() -> int:
-    """Jobs waiting in the RQ queue: one LLEN."""
+    """Jobs waiting in the RQ queues: one LLEN each, in one round trip."""
     return queue.queue_depth()
+
+
+def concurrency_slots() -> list[concurrency.Slots]:
+    """Slots in use and jobs waiting for one, per kind with a concurrency limit (one round
+    trip; none when no kind has a limit)."""
+    return concurrency.slots_in_use()
 
 
 def live_worker_count() -> int:

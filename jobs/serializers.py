@@ -3,7 +3,8 @@ from rest_framework.reverse import reverse
 
 from jobs import kinds
 from jobs.creation import MAX_BATCH
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, Priority
+from jobs.timing import TimingSerializer
 
 _TIME = serializers.DateTimeField()
 
@@ -17,15 +18,22 @@ class JobSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     type = serializers.CharField(read_only=True)
     status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
     progress = serializers.IntegerField(min_value=0, max_value=100, read_only=True)
     params = serializers.JSONField(read_only=True)
     result = serializers.JSONField(read_only=True, allow_null=True)
     error = serializers.CharField(read_only=True)
     attempt = serializers.IntegerField(min_value=1, read_only=True)
+    run_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="when it was asked to run; a `scheduled` job waits for it"
+    )
     created_at = serializers.DateTimeField(read_only=True)
     started_at = serializers.DateTimeField(read_only=True, allow_null=True)
     finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
     callback_url = serializers.CharField(read_only=True)
+    schedule = serializers.UUIDField(
+        source="schedule_id", read_only=True, allow_null=True, help_text="the schedule that started it, if one did"
+    )
     links = serializers.SerializerMethodField()
 
     def to_representation(self, job: Job) -> dict:
@@ -33,15 +41,18 @@ class JobSerializer(serializers.Serializer):
             "id": str(job.id),
             "type": job.type,
             "status": job.status,
+            "priority": job.priority,
             "progress": job.progress,
             "params": job.params,
             "result": job.result,
             "error": job.error,
             "attempt": job.attempt,
+            "run_at": _TIME.to_representation(job.run_at),
             "created_at": _TIME.to_representation(job.created_at),
             "started_at": _TIME.to_representation(job.started_at),
             "finished_at": _TIME.to_representation(job.finished_at),
             "callback_url": job.callback_url,
+            "schedule": str(job.schedule_id) if job.schedule_id is not None else None,
             "links": self.get_links(job),
         }
 
@@ -61,8 +72,9 @@ class JobSerializer(serializers.Serializer):
         return links
 
 
-class JobCreateSerializer(serializers.Serializer):
-    """The envelope of `POST /api/jobs`; the kind's own serializer checks `params`."""
+class JobCreateSerializer(TimingSerializer):
+    """The envelope of `POST /api/jobs`; the kind's own serializer checks `params`, and
+    jobs.timing `run_at`, `delay` and `priority` together."""
 
     type = serializers.ChoiceField(choices=sorted(kinds.KINDS))
     params = serializers.DictField(required=False, default=dict)
@@ -86,6 +98,7 @@ class JobBatchResultSerializer(serializers.Serializer):
 class JobListFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.values, required=False)
     type = serializers.ChoiceField(choices=sorted(kinds.KINDS), required=False)
+    schedule = serializers.UUIDField(required=False, help_text="the jobs one schedule started")
 
 
 class RandomTextBodySerializer(serializers.Serializer):

@@ -9,7 +9,9 @@ from jobs import runner
 worker_name = ""
 
 
-def run_job(job_id: str, attempt: int | None = None) -> None:
+def run_job(job_id: str, attempt: int | None = None, kind: str | None = None) -> None:
+    # `kind` is for the worker, which holds back a job whose kind has no free slot before
+    # this runs (jobs.worker); the row says the kind again.
     # A worker lives for days: drop a connection PostgreSQL closed since the last job,
     # as Django does at the start of each request.
     close_old_connections()

@@ -24,8 +24,8 @@ from jobs import creation, kinds, lifecycle, selectors
 from jobs.callers import caller_of
 from jobs.charts import last_hour_charts
 from jobs.consumers import SITE_SCOPE
-from jobs.forms import CALLBACK_FIELD, JobFilters, KindForm, kind_form, params_from, split_errors
-from jobs.models import Job, JobStatus
+from jobs.forms import CALLBACK_FIELD, JobFilters, KindForm, kind_form, params_from, split_errors, timing_from
+from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 
 PAGE_SIZE = 25
 LATEST_JOBS = 10
@@ -44,13 +44,13 @@ def _job_stream(user) -> str:
 # Overview
 
 
-def _queue_facts() -> tuple[int | None, int | None]:
-    """Queue depth and live workers, or None each when Redis does not answer: the page still
-    shows the jobs that PostgreSQL holds."""
+def _queue_facts() -> tuple[int | None, int | None, list]:
+    """Queue depth, live workers and the concurrency slots in use per limited kind, or None
+    (no slots) when Redis does not answer: the page still shows the jobs that PostgreSQL holds."""
     try:
-        return selectors.queue_depth(), selectors.live_worker_count()
+        return selectors.queue_depth(), selectors.live_worker_count(), selectors.concurrency_slots()
     except redis.RedisError:
-        return None, None
+        return None, None, []
 
 
 @login_required
@@ -62,12 +62,13 @@ def overview(request):
         for status, label in JobStatus.choices
     ]
     throughput, failures = last_hour_charts(selectors.finished_per_minute(request.user))
-    queue_depth, workers = _queue_facts()
+    queue_depth, workers, slots = _queue_facts()
     context = {
         "status_cards": status_cards,
         "charts": [throughput, failures],
         "queue_depth": queue_depth,
         "workers": workers,
+        "slots": slots,
         "jobs": selectors.jobs_visible_to(request.user)[:LATEST_JOBS],
         "stream_url": _job_stream(request.user),
         "refresh_url": request.get_full_path(),
@@ -112,6 +113,8 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         # A failed POST to jobs/new renders this page, but only GET job-list re-renders it.
         "refresh_url": request.get_full_path() if request.method == "GET" else reverse("job-list"),
         "status_filter": filters.cleaned_data.get("status", "") if filters.is_valid() else "",
+        "type_filter": filters.cleaned_data.get("type", "") if filters.is_valid() else "",
+        "selectable": True,
     }
     return render(request, "jobs/list.html", context, status=status)
 
@@ -131,7 +134,7 @@ def start_job(request):
     try:
         job = creation.create_job(
             kind=name, params=params_from(job_kind, request.POST), caller=caller_of(request),
-            callback_url=request.POST.get(CALLBACK_FIELD, ""),
+            callback_url=request.POST.get(CALLBACK_FIELD, ""), timing=timing_from(request.POST),
         )  # fmt: skip
     except serializers.ValidationError as error:
         field_errors, general = split_errors(error)
@@ -140,12 +143,12 @@ def start_job(request):
     except creation.TooManyUnfinished as error:
         form = kind_form(job_kind, values=request.POST, error=f"{str(error)[0].upper()}{str(error)[1:]}.")
         return _render_job_list(request, failed_form=form, status=429)
-    messages.success(
-        request,
-        format_html(
-            'Started {} job <a href="{}">{}</a>.', job.type, reverse("job-detail", args=[job.id]), str(job.id)[:8]
-        ),
-    )
+    link = format_html('<a href="{}">{}</a>', reverse("job-detail", args=[job.id]), str(job.id)[:8])
+    if job.status == JobStatus.SCHEDULED:
+        done = format_html("Scheduled {} job {} for {} UTC.", job.type, link, f"{job.run_at:%Y-%m-%d %H:%M:%S}")
+    else:
+        done = format_html("Started {} job {}.", job.type, link)
+    messages.success(request, done)
     return redirect("job-list")
 
 
@@ -162,6 +165,16 @@ class Step:
 
 def _timeline(job: Job) -> list[Step]:
     steps = [Step("Created", job.created_at, f"attempt {job.attempt}" if job.attempt > 1 else "", "done")]
+    if job.run_at is not None:
+        waiting = job.status == JobStatus.SCHEDULED
+        steps.append(
+            Step(
+                "Due",
+                job.run_at,
+                "scheduled: waiting for its time" if waiting else "",
+                "current" if waiting else "done",
+            )
+        )
     if job.started_at:
         steps.append(Step("Started", job.started_at, f"on {job.worker_name}" if job.worker_name else "", "done"))
     elif job.status == JobStatus.PENDING:
@@ -191,8 +204,8 @@ def job_detail(request, job_id):
     context = {
         "job": job,
         "timeline": _timeline(job),
-        "can_cancel": may_control and job.status in (JobStatus.PENDING, JobStatus.RUNNING),
-        "can_retry": may_control and job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        "can_cancel": may_control and job.status in CANCELLABLE_STATUSES,
+        "can_retry": may_control and job.status in RETRYABLE_STATUSES,
         "params": json.dumps(job.params, indent=2, sort_keys=True, ensure_ascii=False),
         "result": result[:RESULT_PREVIEW_CHARS],
         "result_cut": len(result) > RESULT_PREVIEW_CHARS,

@@ -4,7 +4,14 @@ A SimpleWorker runs each job in the worker process instead of forking one child 
 which costs several milliseconds and loses every warm connection (PostgreSQL, Redis, the
 channel layer) each time. Job timeouts still work: RQ arms SIGALRM in the worker itself.
 
-Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
+Started on the queue `default` alone (`manage.py rqworker default`, as deployments always
+have), it serves the three priorities' queues, high, then default, then low: RQ takes the
+first queue that has an entry. Named queues (`rqworker high`) are served as named.
+
+A job whose kind has a concurrency limit (jobs.concurrency) takes a slot before it starts,
+or is parked until one frees; every other job starts without a look at Redis.
+
+Beside RQ's loop, daemon threads keep Bespin's promises when processes die:
 - the heartbeat (jobs.heartbeats), rewritten every second, naming the RQ job the worker
   runs; it runs out a few seconds after the process is killed, so the jobs it held are
   known lost;
@@ -12,7 +19,9 @@ Beside RQ's loop, two daemon threads keep Bespin's promises when processes die:
   (jobs.recovery), which re-queues or fails lost jobs and enqueues pending jobs Redis does
   not hold, folding the job counts' deltas into their totals (jobs.tallies) and, at most
   once a minute, retention (jobs.retention): expired Idempotency-Keys and, with
-  BESPIN_JOB_RETENTION, old finished jobs.
+  BESPIN_JOB_RETENTION, old finished jobs;
+- the clock (jobs.clock), every CLOCK_INTERVAL by one worker at a time: scheduled jobs whose
+  time has come, schedules' due ticks, and parked jobs for freed concurrency slots.
 And the completion callbacks' sender (callbacks.sender): its threads POST ended jobs to their
 callback URLs, so that a slow receiver holds a sending thread, never this worker's jobs.
 """
@@ -20,13 +29,15 @@ callback URLs, so that a slow receiver holds a sending thread, never this worker
 import logging
 import threading
 import time
+from functools import partial
 
 import redis
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
 from callbacks.sender import Sender
-from jobs import heartbeats, recovery, retention, tallies, tasks
+from jobs import clock, concurrency, heartbeats, kinds, recovery, retention, tallies, tasks
+from jobs.queue import QUEUE_NAME, QUEUE_NAMES
 
 log = logging.getLogger("bespin.worker")
 
@@ -37,6 +48,29 @@ RESTART_DELAY_MAX = 5.0
 
 
 class BespinWorker(SimpleWorker):
+    def __init__(self, queues, *args, **kwargs):
+        super().__init__(queues, *args, **kwargs)
+        if [queue.name for queue in self.queues] == [QUEUE_NAME]:
+            default = self.queues[0]
+            self.queues = [
+                default
+                if name == QUEUE_NAME
+                else self.queue_class(
+                    name,
+                    connection=self.connection,
+                    job_class=self.job_class,
+                    serializer=self.serializer,
+                    death_penalty_class=self.death_penalty_class,
+                    default_timeout=default._default_timeout,
+                )  # fmt: skip
+                for name in QUEUE_NAMES
+            ]
+            self._ordered_queues = self.queues[:]
+        self._bespin_lease: concurrency.Lease | None = None
+        # Held while the heartbeat renews the lease and while it is given back, so that a
+        # renewal can never bring back a lease just given back.
+        self._bespin_lease_lock = threading.Lock()
+
     def work(self, burst: bool = False, *args, **kwargs):
         """RQ's work loop, started again when it ends for any reason but a request to stop.
 
@@ -96,7 +130,8 @@ class BespinWorker(SimpleWorker):
         # RQ forks its scheduler here; threads are started after the fork, never before, so
         # the child cannot inherit a lock one of them held.
         super()._start_scheduler(burst, *args, **kwargs)
-        for target, name in ((self._beat, "bespin-heartbeat"), (self._sweep, "bespin-recovery")):
+        threads = ((self._beat, "bespin-heartbeat"), (self._sweep, "bespin-recovery"), (self._clock, "bespin-clock"))
+        for target, name in threads:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._bespin_threads.append(thread)
@@ -104,19 +139,57 @@ class BespinWorker(SimpleWorker):
             self._bespin_threads += Sender(stop=self._bespin_stop).start()
 
     def execute_job(self, job, queue):
+        lease = None
+        # Entries carry their job's kind (jobs.queue); older ones, made before, do not.
+        kind = job.args[2] if len(job.args) > 2 else None
+        limit = kinds.concurrency_limit(kind) if kind else None
+        if limit:
+            lease = concurrency.acquire_or_park(
+                kind=kind, limit=limit, rq_job_id=job.id, queue_key=queue.key, connection=self.connection
+            )
+            if lease is None:
+                return None  # parked until a slot frees; its job stays pending
+            self._bespin_lease = lease
         self._bespin_job = job.id
         try:
             return super().execute_job(job, queue)
         finally:
             self._bespin_job = heartbeats.IDLE
+            if lease is not None:
+                self._give_back(lease)
+
+    def _give_back(self, lease: concurrency.Lease) -> None:
+        with self._bespin_lease_lock:
+            self._bespin_lease = None
+            try:
+                concurrency.release(lease, connection=self.connection)
+            except Exception:
+                # It runs out by itself, LEASE_SECONDS on; the clock then wakes what waits.
+                log.warning("giving back a slot of %s failed worker=%s", lease.kind, self.name, exc_info=True)
 
     def _beat(self) -> None:
         while not self._bespin_stop.is_set():
             try:
-                heartbeats.beat(self.name, self._bespin_job, connection=self.connection)
+                if self._bespin_lease is None:
+                    heartbeats.beat(self.name, self._bespin_job, connection=self.connection)
+                else:
+                    with self._bespin_lease_lock:
+                        lease = self._bespin_lease
+                        renew = partial(concurrency.renew, lease=lease) if lease is not None else None
+                        heartbeats.beat(self.name, self._bespin_job, connection=self.connection, also=renew)
             except Exception:
                 log.warning("heartbeat failed worker=%s", self.name, exc_info=True)
             self._bespin_stop.wait(heartbeats.INTERVAL)
+
+    def _clock(self) -> None:
+        while not self._bespin_stop.wait(clock.INTERVAL):
+            try:
+                if clock.take_turn(self.connection, self.name):
+                    close_old_connections()
+                    clock.run_clock()
+            except Exception:
+                log.warning("clock failed worker=%s", self.name, exc_info=True)
+        connection.close()
 
     def _sweep(self) -> None:
         while not self._bespin_stop.wait(SWEEP_INTERVAL):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 Progress = Callable[[int], None]
@@ -33,6 +34,11 @@ class JobKind:
     # What anonymous callers may ask: parameter name -> the largest value, read when asked
     # (a callable, so that settings decide). Past it: 400, saying to sign in.
     anonymous_ceilings: Callable[[], dict[str, float]] = dict
+    # The priority of its jobs when the creator names none: "high", "default" or "low".
+    priority: str = "default"
+    # Jobs of this kind running at once across every worker; None: no limit. The setting
+    # BESPIN_MAX_CONCURRENCY overrides it (jobs.concurrency keeps the slots).
+    max_concurrency: int | None = None
 
 
 def _load() -> dict[str, JobKind]:
@@ -48,6 +54,15 @@ SLEEP = "sleep"
 
 def get_kind(name: str) -> JobKind | None:
     return KINDS.get(name)
+
+
+def concurrency_limit(name: str) -> int | None:
+    """How many jobs of kind `name` may run at once, or None for no limit: the setting's
+    value for the kind (0: none), else the kind's own."""
+    if name in settings.MAX_CONCURRENCY:
+        return settings.MAX_CONCURRENCY[name] or None
+    job_kind = KINDS.get(name)
+    return job_kind.max_concurrency if job_kind is not None else None
 
 
 def validate_params(*, kind: str, params, anonymous: bool = False) -> tuple[JobKind, dict]:

@@ -28,7 +28,8 @@ STEP_TIMEOUT = 15.0
 
 class GroupListener:
     """`with GroupListener(group) as listener: action()`, then `listener.messages()`: the
-    `message` of every event the group was sent while the listener was in it, in order."""
+    `message` of every event the group was sent while the listener was in it, in order (each
+    job's, for an event about many)."""
 
     def __init__(self, group: str):
         self.group = group
@@ -77,7 +78,8 @@ class GroupListener:
         await self.layer.send(self.channel, {"type": END})
         received = []
         while (event := await self.layer.receive(self.channel))["type"] != END:
-            received.append(event["message"])
+            # A change of many jobs together comes as one event carrying each job's message.
+            received.extend([each["message"] for each in event["events"]] if "events" in event else [event["message"]])
         return received
 
     async def _leave(self) -> None:

@@ -28,7 +28,7 @@ def test_cancelling_a_finished_job_is_409(api, run_worker, failing_kind, status)
         run_worker()
     response = api.post(f"/api/jobs/{job.id}/cancel")
     assert response.status_code == 409
-    assert response.json() == {"error": f"job is {status}; only pending or running jobs can be cancelled",
+    assert response.json() == {"error": f"job is {status}; only scheduled, pending or running jobs can be cancelled",
                                "status": status}  # fmt: skip
 
 

@@ -126,7 +126,7 @@ def test_cancelling_a_finished_job_changes_nothing_and_says_why(client, owner, m
     job = make_job(owner=owner, state="completed")
     client.force_login(owner)
     response = client.post(reverse("job-cancel", args=[job.id]), follow=True)
-    assert "Nothing changed: job is completed; only pending or running jobs can be cancelled." in (
+    assert "Nothing changed: job is completed; only scheduled, pending or running jobs can be cancelled." in (
         response.content.decode()
     )
     job.refresh_from_db()

@@ -2,7 +2,8 @@
 // in-place updates of the elements marked data-job-id, and catch-up by re-rendering the
 // page's data-region parts from the server (the streams send changes, not snapshots).
 
-const LABELS = {pending: "Pending", running: "Running", completed: "Completed", failed: "Failed", cancelled: "Cancelled"};
+const LABELS = {scheduled: "Scheduled", pending: "Pending", running: "Running", completed: "Completed", failed: "Failed",
+                cancelled: "Cancelled"};
 const FIRST_DELAY = 500;
 const MAX_DELAY = 15000;
 // Re-renders are coalesced: a burst of changes costs one request.
@@ -71,6 +72,8 @@ export function applyStatus(msg) {
       pill.textContent = LABELS[msg.status] || msg.status;
       pill.className = `status status-${msg.status}`;
     }
+    // "at <time>" beside a scheduled job's status, until it is due.
+    for (const when of el.querySelectorAll("[data-scheduled-only]")) when.hidden = msg.status !== "scheduled";
     for (const box of el.querySelectorAll("[data-progress]")) {
       box.hidden = msg.status !== "running";
       box.querySelector("progress").value = msg.progress;
@@ -100,6 +103,9 @@ async function refresh(url) {
     // what is shown rather than blanking it.
     if (!response.ok || response.redirected) return;
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    // Boxes ticked for a bulk action stay ticked when their rows are drawn again.
+    const ticked = new Set([...document.querySelectorAll("[data-keep-checked]:checked")].map((box) => box.value));
+    for (const box of fresh.querySelectorAll("[data-keep-checked]")) box.toggleAttribute("checked", ticked.has(box.value));
     for (const region of document.querySelectorAll("[data-region]")) {
       const next = fresh.querySelector(`[data-region="${region.dataset.region}"]`);
       if (next && next.innerHTML !== region.innerHTML) region.replaceWith(document.adoptNode(next));
