@@ -26,9 +26,7 @@ def listening_sender():
 
 
 def test_the_end_of_a_job_with_a_callback_wakes_the_sender(listening_sender, signer):
-    job = creation.create_job(
-        kind="random_text", params={}, owner=signer[0], callback_url="https://hooks.example.com/"
-    )
+    job = creation.create_job(kind="random_text", params={}, owner=signer[0], callback_url="https://hooks.example.com/")
     listening_sender.wake.clear()
     end_job(job)
     assert listening_sender.wake.wait(10)
