@@ -5,6 +5,8 @@ Bespin get one reason string to show and, for bad input, the per-field messages.
 """
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
@@ -66,3 +68,15 @@ def bad_request(request, exception=None):
     from django.views.defaults import bad_request as default_bad_request
 
     return default_bad_request(request, exception)
+
+
+@csrf_exempt  # changes nothing: any other method is a 405, not a CSRF refusal
+@require_safe
+def websocket_only(request):
+    """A plain HTTP request to a WebSocket's URL (a browser's address bar, curl): 426 saying
+    how to connect, rather than a 404 that says it is not there."""
+    return JsonResponse(
+        {"error": "this is a WebSocket: connect with a WebSocket client (Upgrade: websocket)"},
+        status=426,
+        headers={"Upgrade": "websocket"},
+    )

@@ -12,10 +12,12 @@ They reveal job and webhook volumes, so they are for the scraper only: it sends
 import hmac
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
+from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from bespin.schema import ERROR
 from jobs import selectors
 from jobs.models import DURATION_BUCKETS, EVERYONE
 from webhooks import selectors as webhook_selectors
@@ -74,10 +76,12 @@ registry = CollectorRegistry(auto_describe=False)
 registry.register(BespinCollector())
 
 
+@require_safe
 def metrics(request):
     token = settings.METRICS_TOKEN
     if not token:
-        raise Http404("metrics are off; set BESPIN_METRICS_TOKEN")
+        # Plain text, as the scraper's other answers: a scraper shows it as the reason.
+        return HttpResponse("metrics are off; set BESPIN_METRICS_TOKEN\n", status=404, content_type="text/plain")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         response = HttpResponse("metrics need Authorization: Bearer <token>\n", status=401, content_type="text/plain")
@@ -87,3 +91,31 @@ def metrics(request):
     if not hmac.compare_digest(given.strip().encode(), token.encode()):
         return HttpResponse("wrong metrics token\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_operation() -> dict:
+    """`GET /metrics` in the OpenAPI schema (bespin.schema adds it: no DRF view declares it)."""
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "operationId": "metrics",
+        "summary": "Prometheus metrics",
+        "description": "Jobs created and finished, run times, jobs by status, queue depth, live workers, webhook "
+        "receipts and rejections, in Prometheus' text format. Only with `Authorization: Bearer "
+        "<BESPIN_METRICS_TOKEN>`; with no token set, not served (404).",
+        "tags": ["metrics"],
+        "security": [{"metricsToken": []}],
+        "responses": {
+            "200": {"description": "the metrics", "content": text},
+            "401": {
+                "description": "no `Authorization: Bearer …` header",
+                "content": text,
+                "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+            },
+            "403": {"description": "another token", "content": text},
+            "404": {"description": "no BESPIN_METRICS_TOKEN is set", "content": text},
+            "503": {
+                "description": "the database or Redis is unavailable",
+                "content": {"application/json": {"schema": ERROR}},
+            },
+        },
+    }

@@ -3,7 +3,7 @@
 import time
 
 from django.db import connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,20 +42,26 @@ CHECKS = {
     "workers": _check_workers,
 }
 
-_health_response = inline_serializer(
-    "Health",
-    {
-        "status": serializers.ChoiceField(choices=["ok", "failing"]),
-        "checks": serializers.DictField(),
-        "error": serializers.CharField(required=False),
-    },
-)
+
+class CheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    detail = serializers.CharField(help_text="what it found; for staff, why it failed")
+    ms = serializers.FloatField(min_value=0, help_text="how long the check took")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "failing"])
+    checks = serializers.DictField(child=CheckSerializer(), help_text=f"one per part: {', '.join(CHECKS)}")
+    error = serializers.CharField(required=False, help_text="the failing parts, when one is")
 
 
 class Health(APIView):
     """Database, Redis, channel layer and live workers; 503 naming the failing part."""
 
-    @extend_schema(responses={200: _health_response, 503: OpenApiResponse(_health_response, "a part is failing")})
+    @extend_schema(
+        operation_id="health",
+        responses={200: HealthSerializer, 503: OpenApiResponse(HealthSerializer, "a part is failing")},
+    )
     def get(self, request):
         checks, failing = {}, []
         for name, check in CHECKS.items():

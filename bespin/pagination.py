@@ -24,6 +24,32 @@ class NewestFirst(CursorPagination):
             raise NotFound(self.invalid_cursor_message)
         return cursor
 
+    def get_paginated_response_schema(self, schema):
+        # The envelope as get_paginated_response() writes it: all three keys, always.
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "the next (older) page; null on the last"},
+                "previous": {**link, "description": "the previous (newer) page; null on the first"},
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                # An empty cursor is the first page, as no cursor is.
+                "allowEmptyValue": True,
+                "description": "where the page starts: take it from `next` or `previous`",
+                "schema": {"type": "string"},
+            }
+        ]
+
 
 class ReceivedNewestFirst(NewestFirst):
     ordering = "-received_at"

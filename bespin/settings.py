@@ -233,7 +233,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "bespin.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"job_create_anon": THROTTLE_ANON},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "bespin.schema.BespinAutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -246,8 +246,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # One name for the priorities, whichever field offers them (a schedule's may also be blank).
-    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "jobs.models.Priority"},
+    # Request bodies get components of their own (`JobCreateRequest` beside `Job`): a
+    # generated client then needs no read-only field to send one.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # bespin.schema's last: the answers every operation can give, links, and the operations
+    # Django's URLs do not show (bespin/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "bespin.schema.postprocess"],
+    # One name for each set of choices, wherever a field offers it.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "CancellableStatusEnum": "jobs.models.CANCELLABLE_STATUSES",
+        "RetryableStatusEnum": "jobs.models.RETRYABLE_STATUSES",
+        "PriorityEnum": "jobs.models.Priority",
+        "JobTypeEnum": "jobs.schema.kind_names",
+    },
 }
 
 # Prometheus metrics at /metrics, for `Authorization: Bearer <token>`; no token, not served

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bespin import metrics, ops, signin
+from bespin import errors, metrics, ops, signin
 
 admin.site.site_header = "Bespin administration"
 admin.site.site_title = "Bespin admin"
@@ -18,6 +18,8 @@ urlpatterns = [
     path("api/health", ops.Health.as_view(), name="api-health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The WebSockets' URLs (jobs/routing.py), asked over plain HTTP.
+    re_path(r"^api/ws(?:/jobs)?/?$", errors.websocket_only),
     path("api/", include("jobs.urls")),
     path("api/", include("callbacks.urls")),
     path("metrics", metrics.metrics, name="metrics"),

@@ -113,6 +113,14 @@ def parse(url: str) -> Target:
     return Target(scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80), path=path)
 
 
+# What parse() takes, as the OpenAPI schema states it (a JSON Schema pattern, read alike by
+# ECMA 262 and Python): http(s), a host of labels, a port, then anything printable. ASCII
+# only, though parse() also takes other printable characters after the host.
+_LABEL = "[A-Za-z0-9_-]{1,63}"
+_PORT = "6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}"
+URL_PATTERN = f"[Hh][Tt][Tt][Pp][Ss]?://{_LABEL}(?:\\.{_LABEL})*\\.?(?::(?:{_PORT}))?(?:[/?#][!-~]*)?"
+
+
 def check_url(url: str, *, allow_private: bool) -> Target:
     """`parse`, and refuse a host that names a non-public address by itself (a literal
     address, `localhost`); a name is vetted by what it resolves to when sending."""

@@ -1,25 +1,31 @@
 """`GET /api/jobs/<id>/callbacks` and `POST /api/me/callback-secret`."""
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bespin.schema import SIGNED_IN, ErrorSerializer
 from callbacks import selectors, services
 from callbacks.serializers import CallbackLogSerializer, SecretSerializer
 from jobs import selectors as job_selectors
-from jobs.serializers import ErrorSerializer
-
-_ERROR = OpenApiResponse(ErrorSerializer, '`{"error": reason}`')
+from jobs.schema import JOB_ID
 
 
 class JobCallbacks(APIView):
     """The callbacks of one job and every attempt to send them, oldest first: for the job's
     owner and staff (anyone else: 404, as the attempts hold what the owner's receiver answered)."""
 
-    @extend_schema(operation_id="jobs_callbacks", responses={200: CallbackLogSerializer, 404: _ERROR})
+    @extend_schema(
+        operation_id="jobs_callbacks",
+        parameters=[JOB_ID],
+        responses={
+            200: CallbackLogSerializer,
+            404: OpenApiResponse(ErrorSerializer, "no job whose callbacks you may see"),
+        },
+    )
     def get(self, request, job_id):
         job = job_selectors.job_or_404(job_id)
         if not selectors.may_see_callbacks(request.user, job):
@@ -44,8 +50,19 @@ class CallbackSecretView(APIView):
             200: OpenApiResponse(
                 SecretSerializer, "a new secret; the replaced one signs too until previous_valid_until"
             ),
-            401: _ERROR,
         },
+        parameters=[
+            OpenApiParameter(
+                "Cache-Control",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 201],
+                required=True,
+                enum=["no-store"],
+                description="a secret is kept in no cache",
+            )
+        ],
+        auth=SIGNED_IN,
     )
     def post(self, request):
         if not request.user.is_authenticated:

@@ -15,6 +15,8 @@ def validate_callback_url(*, url: str, owner, anonymous: bool = False) -> str:
     """The callback URL to store for a job of `owner` ("" for none), or a ValidationError on
     `callback_url` saying what to change: an anonymous caller, an owner without a signing
     secret, a URL that is not http(s), carries credentials, or names a non-public address."""
+    if not isinstance(url or "", str):
+        raise _invalid("must be a string: the URL")
     url = (url or "").strip()
     if not url:
         return ""

@@ -1,25 +1,23 @@
 from django.conf import settings
-from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, ParseError, Throttled, ValidationError
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from bespin.pagination import NewestFirst
+from bespin.schema import SIGNED_IN, ErrorSerializer, merge
 from jobs import creation, kinds, selectors
 from jobs.callers import CreationThrottle, caller_of
+from jobs.schema import JOB_CREATE, JOB_ID, JobBatchRequest, first_job_links, job_links
 from jobs.serializers import (
-    ApiInfoSerializer,
-    ErrorSerializer,
     JobBatchResultSerializer,
-    JobBatchSerializer,
     JobCreateSerializer,
     JobListFilter,
     JobSerializer,
-    LivenessSerializer,
     RandomTextBodySerializer,
+    kind_type_errors,
 )
 from jobs.timing import TIMING_FIELDS
 
@@ -28,57 +26,36 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_KEY_MAX = 255
 UNFINISHED_RETRY_AFTER = 5
 
-_ERROR = OpenApiResponse(ErrorSerializer, '`{"error": reason}`')
 _BAD_INPUT = OpenApiResponse(ErrorSerializer, 'bad input: `{"error": reason, "fields": {…}}`')
 _IDEMPOTENCY = OpenApiParameter(
-    IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, description="the same key from the same client within 24 h "
-    f"returns the first job (200, `{REPLAYED_HEADER}: true`) instead of creating another"
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX, "pattern": "^[ -~\u00a1-\u00ac\u00ae-\u00ff]*$"},
+    OpenApiParameter.HEADER,
+    description="the same key from the same client within 24 h returns the first answer (200, "
+    f"`{REPLAYED_HEADER}: true`) instead of creating again; at most {IDEMPOTENCY_KEY_MAX} printable characters",
+)
+_REPLAYED = OpenApiParameter(
+    REPLAYED_HEADER, str, OpenApiParameter.HEADER, enum=["true"], required=True, response=[200],
+    description="this answers a request made before with the same Idempotency-Key",
 )  # fmt: skip
-_CREATE_RESPONSES = {
-    201: JobSerializer,
-    200: OpenApiResponse(JobSerializer, "replay of an Idempotency-Key: the first job"),
-    400: _BAD_INPUT,
-    415: _ERROR,
+_LOCATION = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, required=True, response=[200, 201], description="the job"
+)
+_REFUSED = {
     422: OpenApiResponse(ErrorSerializer, "Idempotency-Key reused with different parameters"),
     401: OpenApiResponse(ErrorSerializer, "anonymous creation is off (BESPIN_ANON_CREATE=0): sign in"),
     429: OpenApiResponse(ErrorSerializer, "over the creation rate (see Retry-After), or too many unfinished jobs"),
 }
-
-
-class ApiRoot(APIView):
-    """Bespin's API: what it is and where to go next."""
-
-    @extend_schema(responses=ApiInfoSerializer)
-    def get(self, request):
-        return Response(
-            {
-                "name": "Bespin API",
-                "version": settings.VERSION,
-                "description": "Create jobs, watch them over WebSockets, receive signed webhooks.",
-                "links": {
-                    "jobs": reverse("api-jobs", request=request),
-                    "random_text": reverse("api-random-text", request=request),
-                    "test": reverse("api-test", request=request),
-                    "schedules": reverse("api-schedules", request=request),
-                    "websocket": "/api/ws/jobs?job_id=<id>",
-                },
-                "job_types": sorted(kinds.KINDS),
-            }
-        )
-
-
-class Liveness(APIView):
-    """Answers while the server runs."""
-
-    message = "Bespin API is running"
-
-    @extend_schema(responses=LivenessSerializer)
-    def get(self, request):
-        return Response({"message": self.message, "timestamp": timezone.now().isoformat()})
-
-
-class JobsLiveness(Liveness):
-    message = "Bespin job service is running"
+_CREATE = {
+    "parameters": [_IDEMPOTENCY, _REPLAYED, _LOCATION],
+    "responses": {
+        201: OpenApiResponse(JobSerializer, "created"),
+        200: OpenApiResponse(JobSerializer, "replay of an Idempotency-Key: the first job"),
+        400: _BAD_INPUT,
+        **_REFUSED,
+    },
+    "extensions": merge(job_links(201), job_links(200)),
+}
 
 
 def _idempotency_key(request) -> str:
@@ -126,13 +103,20 @@ class JobList(APIView):
     `{"type": "sleep", "params": {"seconds": 5}}`, optionally later (`run_at` or `delay`) and
     at a `priority`."""
 
+    # For the schema: GET answers pages of the jobs (NewestFirst), not a list.
+    pagination_class = NewestFirst
+
     def get_throttles(self):
         return [CreationThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
         operation_id="jobs_list",
-        parameters=[JobListFilter, OpenApiParameter("cursor", str, description="from `next` or `previous`")],
-        responses={200: JobSerializer(many=True), 400: _BAD_INPUT, 401: _ERROR, 403: _ERROR, 404: _ERROR},
+        description="Your jobs, newest first (staff: every job), 20 a page; `next` and `previous` carry the "
+        "`cursor` of the pages beside.",
+        parameters=[JobListFilter],
+        responses={200: JobSerializer(many=True), 400: _BAD_INPUT},
+        auth=SIGNED_IN,
+        extensions=first_job_links(),
     )
     def get(self, request):
         if not request.user.is_authenticated:
@@ -143,12 +127,16 @@ class JobList(APIView):
         jobs = selectors.jobs_visible_to(
             request.user, status=wanted.get("status"), kind=wanted.get("type"), schedule=wanted.get("schedule")
         )
-        paginator = NewestFirst()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(
-        operation_id="jobs_create", request=JobCreateSerializer, parameters=[_IDEMPOTENCY], responses=_CREATE_RESPONSES
+        operation_id="jobs_create",
+        description="Create a job of any kind: its `type` says which, and which `params` it takes. Optionally "
+        "later (`run_at` or `delay`), at a `priority`, with a `callback_url`.",
+        request=JOB_CREATE,
+        **_CREATE,
     )
     def post(self, request):
         envelope = JobCreateSerializer(data=_json_object(request))
@@ -167,24 +155,20 @@ class RandomTextJob(APIView):
     throttle_classes = [CreationThrottle]
 
     @extend_schema(
+        operation_id="jobs_random_text_create",
         request=RandomTextBodySerializer,
-        parameters=[
-            OpenApiParameter("length", int, description="words (default 100)"),
-            OpenApiParameter("callback_url", str, description="as for POST /api/jobs"),
-            _IDEMPOTENCY,
-        ],
-        responses=_CREATE_RESPONSES,
+        **{**_CREATE, "parameters": [RandomTextBodySerializer, *_CREATE["parameters"]]},
     )
     def post(self, request):
         body = _json_object(request)
+        # The body's values are checked even where the query string's are used instead.
+        RandomTextBodySerializer(data=body).is_valid(raise_exception=True)
         params = {}
         if "length" in request.query_params:
             params["length"] = request.query_params["length"]
         elif "length" in body:
             params["length"] = body["length"]
-        callback_url = request.query_params.get("callback_url", body.get("callback_url", ""))
-        if not isinstance(callback_url, str):
-            raise ValidationError({"callback_url": ["must be a string: the URL"]})
+        callback_url = request.query_params.get("callback_url", body.get("callback_url") or "")
         try:
             return _create(request, kind=kinds.RANDOM_TEXT, params=params, callback_url=callback_url)
         except ValidationError as error:
@@ -200,15 +184,26 @@ class JobBatch(APIView):
 
     @extend_schema(
         operation_id="jobs_batch_create",
-        request=JobBatchSerializer,
-        parameters=[_IDEMPOTENCY],
-        responses={**_CREATE_RESPONSES, 201: JobBatchResultSerializer, 200: JobBatchResultSerializer},
+        request=JobBatchRequest,
+        parameters=[_IDEMPOTENCY, _REPLAYED],
+        responses={
+            201: OpenApiResponse(JobBatchResultSerializer, "created, in the order given"),
+            200: OpenApiResponse(JobBatchResultSerializer, "replay of an Idempotency-Key: the first batch"),
+            400: OpenApiResponse(ErrorSerializer, 'bad input; a bad job is named by its index: `{"jobs": {"3": …}}`'),
+            **_REFUSED,
+        },
+        extensions=merge(job_links(201, "$response.body#/jobs/0/id"), job_links(200, "$response.body#/jobs/0/id")),
     )
     def post(self, request):
         body = _json_object(request)
         entries = body.get("jobs")
         if not isinstance(entries, list) or not 1 <= len(entries) <= creation.MAX_BATCH:
             raise ValidationError({"jobs": [f"a list of 1 to {creation.MAX_BATCH} jobs"]})
+        # Each entry's types first; the serializers read once for the lot.
+        shape, params = JobCreateSerializer(), {name: kind.params_serializer() for name, kind in kinds.KINDS.items()}
+        wrong = {str(i): error for i, entry in enumerate(entries) if (error := kind_type_errors(shape, entry, params))}
+        if wrong:
+            raise ValidationError({"jobs": wrong})
         key = _idempotency_key(request)
         caller = _creating_caller(request)
         throttle = CreationThrottle()
@@ -226,7 +221,12 @@ class JobBatch(APIView):
 class JobDetail(APIView):
     """One job by its id."""
 
-    @extend_schema(operation_id="jobs_retrieve", responses={200: JobSerializer, 404: _ERROR})
+    @extend_schema(
+        operation_id="jobs_retrieve",
+        parameters=[JOB_ID],
+        responses={200: JobSerializer, 404: OpenApiResponse(ErrorSerializer, "no job with this id")},
+        extensions=job_links(200),
+    )
     def get(self, request, job_id):
         return Response(JobSerializer(selectors.job_or_404(job_id), context={"request": request}).data)
 

@@ -61,16 +61,6 @@ def retry_jobs(*, jobs, ids: list | None = None) -> BulkResult:
     return _result(ids, chosen, changed)
 
 
-def check_filter(*, status: str | None, allowed) -> list[str]:
-    """The statuses a filtered bulk change acts on: `status` when the change applies to it
-    (a ValidationError naming `status` otherwise), else every status it applies to."""
-    if status is None:
-        return list(allowed)
-    if status not in allowed:
-        raise serializers.ValidationError({"status": [f"this applies to {', '.join(allowed)} jobs, not {status}"]})
-    return [status]
-
-
 def _lock(jobs, ids: list | None, allowed) -> tuple[list, dict]:
     """Lock the rows to change, oldest first: by id (any status, to count what is skipped)
     or, for a filter, those in an allowed status. Their ids, and each one's status."""

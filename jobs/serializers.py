@@ -1,8 +1,12 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from bespin.jsontypes import JsonTyped, type_errors
+from bespin.schema import QueryFilter
+from callbacks.addresses import MAX_URL_LENGTH, URL_PATTERN, RefusedUrl, parse
 from jobs import kinds
-from jobs.creation import MAX_BATCH
 from jobs.models import Job, JobStatus, Priority
 from jobs.timing import TimingSerializer
 
@@ -10,17 +14,19 @@ _TIME = serializers.DateTimeField()
 
 
 class JobSerializer(serializers.Serializer):
-    """The job resource. Its fields say what each key holds (the OpenAPI schema reads them);
-    `to_representation` writes the dict directly, which is what DRF's own rendering gives
-    (a test compares them) for a tenth of its cost on a hot path: a ModelSerializer builds its
-    fields again for every instance."""
+    """A job: what it runs, its state, its result or error, and where to follow it."""
+
+    # The fields say what each key holds (the OpenAPI schema reads them); to_representation
+    # writes the dict directly, which is what DRF's own rendering gives (a test compares them)
+    # for a tenth of its cost on a hot path: a ModelSerializer builds its fields again for
+    # every instance.
 
     id = serializers.UUIDField(read_only=True)
     type = serializers.CharField(read_only=True)
     status = serializers.ChoiceField(choices=JobStatus.choices, read_only=True)
     priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
     progress = serializers.IntegerField(min_value=0, max_value=100, read_only=True)
-    params = serializers.JSONField(read_only=True)
+    params = serializers.DictField(read_only=True, help_text="its kind's parameters, as checked")
     result = serializers.JSONField(read_only=True, allow_null=True)
     error = serializers.CharField(read_only=True)
     attempt = serializers.IntegerField(min_value=1, read_only=True)
@@ -56,6 +62,16 @@ class JobSerializer(serializers.Serializer):
             "links": self.get_links(job),
         }
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "required": ["self", "websocket"],
+            "properties": {
+                "self": {"type": "string", "format": "uri", "description": "this job"},
+                "websocket": {"type": "string", "description": "its status stream: `ws://` or `wss://`"},
+            },
+        }
+    )
     def get_links(self, job: Job) -> dict:
         """This job in the API (`self`) and its status stream (`websocket`)."""
         # On the request's host; without a request (a callback's body), on the context's
@@ -72,43 +88,86 @@ class JobSerializer(serializers.Serializer):
         return links
 
 
-class JobCreateSerializer(TimingSerializer):
+# The pattern refuses "": drf-spectacular adds it as a choice of its own (maxLength 0).
+@extend_schema_field({"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": f"^(?:{URL_PATTERN})$"})
+class CallbackUrlField(serializers.CharField):
+    """An http(s) URL (callbacks.addresses), or empty for none."""
+
+    def __init__(self, **kwargs):
+        help_text = (
+            "http(s) URL that Bespin POSTs the job to, signed, once it ends; empty: none. Needs sign-in and a "
+            "callback secret (POST /api/me/callback-secret), and a public address"
+        )
+        kwargs = {"required": False, "allow_blank": True, "max_length": MAX_URL_LENGTH, "help_text": help_text,
+                  **kwargs}  # fmt: skip
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        # What the URL itself shows, checked as soon as it is read; whether its owner may
+        # have callbacks, and where it points, when the job is created (callbacks.validation).
+        url = super().to_internal_value(data)
+        try:
+            parse(url)
+        except RefusedUrl as refused:
+            raise serializers.ValidationError(f"the callback URL {refused}") from None
+        return url
+
+
+class JobEntryFields(TimingSerializer):
+    """What every job's creation may say besides its kind and parameters."""
+
+    callback_url = CallbackUrlField(default="")
+
+
+class JobCreateSerializer(JsonTyped, JobEntryFields):
     """The envelope of `POST /api/jobs`; the kind's own serializer checks `params`, and
-    jobs.timing `run_at`, `delay` and `priority` together."""
+    jobs.timing `run_at`, `delay` and `priority` together. The OpenAPI schema shows one body
+    per kind instead (jobs.schema)."""
 
     type = serializers.ChoiceField(choices=sorted(kinds.KINDS))
     params = serializers.DictField(required=False, default=dict)
-    callback_url = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000, trim_whitespace=True,
-        help_text="http(s) URL that Bespin POSTs the job to, signed, once it ends (needs sign-in and a "
-        "callback secret: POST /api/me/callback-secret)",
-    )  # fmt: skip
+
+    def type_errors(self, data) -> dict:
+        return kind_type_errors(self, data)
 
 
-class JobBatchSerializer(serializers.Serializer):
-    """The body of `POST /api/jobs/batch`."""
-
-    jobs = serializers.ListField(child=JobCreateSerializer(), min_length=1, max_length=MAX_BATCH)
+def kind_type_errors(serializer: serializers.Serializer, data, params: dict | None = None) -> dict:
+    """The values of a JSON body (a job, a schedule) whose types are not those the API's
+    schema gives them (bespin.jsontypes): its own fields', then its `params`' by its kind's
+    serializer (from `params`, kind name -> serializer, when given: a batch's many entries)."""
+    errors = type_errors(serializer, data)
+    job_kind = kinds.get_kind(data["type"]) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+    if job_kind is not None and "params" not in errors:
+        shape = params[job_kind.name] if params is not None else job_kind.params_serializer()
+        if wrong := type_errors(shape, data.get("params")):
+            errors["params"] = wrong
+    return errors
 
 
 class JobBatchResultSerializer(serializers.Serializer):
     jobs = JobSerializer(many=True)
 
 
-class JobListFilter(serializers.Serializer):
+class JobListFilter(QueryFilter):
     status = serializers.ChoiceField(choices=JobStatus.values, required=False)
     type = serializers.ChoiceField(choices=sorted(kinds.KINDS), required=False)
     schedule = serializers.UUIDField(required=False, help_text="the jobs one schedule started")
 
 
-class RandomTextBodySerializer(serializers.Serializer):
-    length = serializers.IntegerField(required=False, help_text="words (default 100); `?length=` wins")
-    callback_url = serializers.CharField(required=False, help_text="as for POST /api/jobs; `?callback_url=` wins")
+class RandomTextBodySerializer(JsonTyped, serializers.Serializer):
+    """The body `POST /api/jobs/random-text` may have (its query string wins)."""
 
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField(help_text="why the request failed")
-    fields = serializers.DictField(required=False, help_text="per-field messages, for bad input")
+    def get_fields(self):
+        # Built per use, as the kind's own: the maximum follows BESPIN_RANDOM_TEXT_MAX_WORDS.
+        return {
+            "length": serializers.IntegerField(
+                required=False, min_value=1, max_value=settings.RANDOM_TEXT_MAX_WORDS,
+                help_text="words (default 100); in both the query string and the body, the query's counts",
+            ),
+            "callback_url": CallbackUrlField(
+                help_text="as for POST /api/jobs; in both the query string and the body, the query's counts"
+            ),
+        }  # fmt: skip
 
 
 class LivenessSerializer(serializers.Serializer):

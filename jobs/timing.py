@@ -36,15 +36,30 @@ class AwareDateTimeField(serializers.DateTimeField):
 class TimingSerializer(serializers.Serializer):
     run_at = AwareDateTimeField(
         required=False, allow_null=True,
-        help_text="when to run it (ISO 8601 with an offset); a time past runs it now. Not with `delay`.",
+        help_text="when to run it (ISO 8601 with an offset), at most BESPIN_MAX_DELAY ahead; a time past runs it "
+        "now. Not with `delay`.",
     )  # fmt: skip
-    delay = serializers.FloatField(
-        required=False, allow_null=True, min_value=0, help_text="seconds from now to run it. Not with `run_at`."
-    )
     priority = serializers.ChoiceField(
         choices=Priority.choices, required=False, allow_null=True,
         help_text="high, default or low: workers take high first, then default, then low (default: the kind's)",
     )  # fmt: skip
+    # For the OpenAPI schema (bespin.schema.BespinAutoSchema): not both run_at and delay.
+    schema_rules = {
+        "not": {
+            "required": ["run_at", "delay"],
+            "properties": {"run_at": {"type": "string"}, "delay": {"type": "number"}},
+        }
+    }
+
+    def get_fields(self):
+        # `delay`'s bound is built per use, so that it follows BESPIN_MAX_DELAY.
+        fields = super().get_fields()
+        fields["delay"] = serializers.FloatField(
+            required=False, allow_null=True, min_value=0, max_value=settings.MAX_DELAY.total_seconds(),
+            error_messages={"max_value": _too_far()},
+            help_text="seconds from now to run it, at most BESPIN_MAX_DELAY. Not with `run_at`.",
+        )  # fmt: skip
+        return fields
 
 
 @dataclass(frozen=True)
@@ -72,8 +87,6 @@ def timing_for(job_kind: kinds.JobKind, data, *, now: datetime | None = None) ->
         raise serializers.ValidationError({"delay": ["give run_at or delay, not both"]})
     now = now or timezone.now()
     if delay is not None:
-        if delay > settings.MAX_DELAY.total_seconds():
-            raise serializers.ValidationError({"delay": [_too_far()]})
         run_at = now + timedelta(seconds=delay)
     if run_at is None:
         return Timing(status=JobStatus.PENDING, priority=priority)
@@ -85,4 +98,4 @@ def timing_for(job_kind: kinds.JobKind, data, *, now: datetime | None = None) ->
 
 
 def _too_far() -> str:
-    return f"at most {settings.MAX_DELAY.total_seconds():g} seconds ahead (BESPIN_MAX_DELAY)"
+    return f"at most {settings.MAX_DELAY.total_seconds():.0f} seconds ahead (BESPIN_MAX_DELAY)"

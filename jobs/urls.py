@@ -1,12 +1,12 @@
 from django.urls import path
 
-from jobs import actions_api, api, schedule_api
+from jobs import actions_api, api, info_api, schedule_api
 
 urlpatterns = [
-    path("", api.ApiRoot.as_view(), name="api-root"),
-    path("test", api.Liveness.as_view(), name="api-test"),
+    path("", info_api.ApiRoot.as_view(), name="api-root"),
+    path("test", info_api.Liveness.as_view(), name="api-test"),
     path("jobs", api.JobList.as_view(), name="api-jobs"),
-    path("jobs/test", api.JobsLiveness.as_view(), name="api-jobs-test"),
+    path("jobs/test", info_api.JobsLiveness.as_view(), name="api-jobs-test"),
     path("jobs/random-text", api.RandomTextJob.as_view(), name="api-random-text"),
     path("jobs/batch", api.JobBatch.as_view(), name="api-jobs-batch"),
     path("jobs/cancel", actions_api.JobsCancel.as_view(), name="api-jobs-cancel"),

@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from bespin.schema import QueryBooleanField, QueryFilter
 from webhooks.models import WebhookReceipt
 
 
@@ -15,6 +17,16 @@ class ReceiptSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "required": ["self"],
+            "properties": {
+                "self": {"type": "string", "format": "uri", "description": "this receipt"},
+                "job": {"type": "string", "format": "uri", "description": "the job it started, if one"},
+            },
+        }
+    )
     def get_links(self, receipt: WebhookReceipt) -> dict:
         request = self.context.get("request")
         links = {"self": reverse("api-webhook-receipt", args=[receipt.id], request=request)}
@@ -23,10 +35,11 @@ class ReceiptSerializer(serializers.ModelSerializer):
         return links
 
 
-class ReceiptListFilter(serializers.Serializer):
-    source = serializers.CharField(required=False, max_length=64)
-    event = serializers.CharField(required=False, max_length=200)
+class ReceiptListFilter(QueryFilter):
+    # Matched exactly as stored: trimmed, `?event=%0D` would be refused as blank.
+    source = serializers.CharField(required=False, max_length=64, trim_whitespace=False)
+    event = serializers.CharField(required=False, max_length=200, trim_whitespace=False)
     # allow_null: an absent flag means "either", not false (DRF reads a missing checkbox as false).
-    verified = serializers.BooleanField(required=False, allow_null=True, default=None)
+    verified = QueryBooleanField(required=False, allow_null=True, default=None)
     received_after = serializers.DateTimeField(required=False)
     received_before = serializers.DateTimeField(required=False)

@@ -7,5 +7,5 @@ from webhooks import api
 urlpatterns = [
     path("webhooks", api.ReceiptList.as_view(), name="api-webhooks"),
     path("webhooks/", api.ReceiptList.as_view(schema=None)),  # an alias, left out of the schema
-    path("webhooks/<str:receipt_id>", api.ReceiptDetail.as_view(), name="api-webhook-receipt"),
+    path("webhooks/<str:key>", api.ReceiptDetail.as_view(), name="api-webhook-receipt"),
 ]

@@ -68,7 +68,7 @@ def concurrency_limit(name: str) -> int | None:
 def validate_params(*, kind: str, params, anonymous: bool = False) -> tuple[JobKind, dict]:
     """The kind and its checked parameters; raises serializers.ValidationError naming `type`
     (an unknown kind) or `params` (bad parameters, or past an anonymous caller's ceiling)."""
-    job_kind = get_kind(kind)
+    job_kind = get_kind(kind) if isinstance(kind, str) else None
     if job_kind is None:
         raise serializers.ValidationError({"type": [f"unknown job type {kind!r}; known: {', '.join(KINDS)}"]})
     if not isinstance(params, dict):

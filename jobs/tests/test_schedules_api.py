@@ -107,6 +107,17 @@ def test_patch_computes_the_next_run_again(api, owner):
     assert api.get(url).json()["cron"] == "*/5 * * * *"
 
 
+def test_a_change_of_kind_names_its_params_and_params_their_kind(api, owner):
+    api.force_authenticate(owner)
+    url = api.post("/api/schedules", NIGHTLY, format="json").json()["links"]["self"]
+    for change, missing in (({"type": "random_text"}, "params"), ({"params": {"seconds": 2}}, "type")):
+        response = api.patch(url, change, format="json")
+        assert response.status_code == 400
+        assert missing in response.json()["fields"]
+    changed = api.patch(url, {"type": "random_text", "params": {"length": 3}}, format="json").json()
+    assert (changed["type"], changed["params"]) == ("random_text", {"length": 3})
+
+
 def test_deleting_a_schedule_keeps_the_jobs_it_started(api, owner):
     schedule = schedules.create_schedule(owner=owner, name="n", cron="* * * * *", kind="random_text")
     Schedule.objects.filter(id=schedule.id).update(next_run_at=timezone.now() - timedelta(minutes=1))
@@ -127,8 +138,8 @@ def test_the_schema_shows_the_new_fields_and_endpoints(api):
         assert path in paths, path
     job = schema["components"]["schemas"]["Job"]["properties"]
     assert {"run_at", "priority", "schedule"} <= set(job)
-    create = schema["components"]["schemas"]["JobCreate"]["properties"]
-    assert {"run_at", "delay", "priority"} <= set(create)
+    for kind in ("RandomTextJobCreateRequest", "SleepJobCreateRequest"):
+        assert {"run_at", "delay", "priority"} <= set(schema["components"]["schemas"][kind]["properties"])
     assert "400" in paths["/api/schedules"]["post"]["responses"]
     assert "scheduled" in str(schema["components"]["schemas"])
 
