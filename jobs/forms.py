@@ -68,7 +68,7 @@ def _timing_inputs(job_kind: kinds.JobKind, values, errors) -> list[ParamInput]:
     kind = job_kind.name
     return [
         ParamInput(
-            name="run_at", id=f"{kind}-run_at", label="Run at, UTC (optional)", type="datetime-local",
+            name="run_at", id=f"{kind}-run_at", label="Run at, UTC (optional)", type="datetime-local", step="1",
             hint="Leave empty to run now; a time past runs it now.",
             value=values.get("run_at", ""), error=errors.get("run_at", ""),
         ),
