@@ -6,10 +6,12 @@ nothing it does touches the layer the rest of the process shares. It never cance
 to stop reading. Python 3.11's `asyncio.wait_for`, which redis-py wraps around every command
 it sends, can swallow a cancellation that lands just as the command finishes
 (python/cpython#86296); a layer read whose cancellation was swallowed can go on reading
-forever, and whatever waits for it waits forever. The listener instead sends itself an end
-marker once the test's action has returned: it arrives after every message the group was
-sent before it, so reading up to it collects exactly those, without a quiet period to wait
-out. Likewise it joins the group by hearing a message of its own through it, so that nothing
+forever, and whatever waits for it waits forever. The listener instead sends the group an
+end marker once the test's action has returned: published through Redis after every message
+the group was sent before it, it arrives after them, so reading up to it collects exactly
+those, without a quiet period to wait out. (Sent to the listener's own channel it would not:
+the layer puts a message for a channel of its own process straight in its queue, ahead of
+what is still on its way through Redis.) Likewise it joins the group by hearing a message of its own through it, so that nothing
 the action sends can come before the listener is really in the group (with Redis pub/sub, a
 message sent before the subscription took effect is lost).
 """
@@ -75,7 +77,7 @@ class GroupListener:
         return channel
 
     async def _read_to_end(self) -> list[dict]:
-        await self.layer.send(self.channel, {"type": END})
+        await self.layer.group_send(self.group, {"type": END})
         received = []
         while (event := await self.layer.receive(self.channel))["type"] != END:
             # A change of many jobs together comes as one event carrying each job's message.
