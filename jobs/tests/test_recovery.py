@@ -2,6 +2,7 @@
 pending jobs, a burst submitted while workers die. Real processes, real signals."""
 
 import json
+import signal
 import threading
 import time
 from datetime import timedelta
@@ -47,6 +48,18 @@ def _running(job_ids) -> bool:
 
 def _running_on(worker) -> bool:
     return Job.objects.filter(status=JobStatus.RUNNING, worker_name=worker.worker_name).exists()
+
+
+def test_a_worker_asked_to_stop_finishes_its_job_first(processes, redis_conn):
+    worker = processes.worker()
+    job = creation.create_job(kind="sleep", params={"seconds": 2})
+    wait_for(lambda: _status(job.id) == ("running", 1), 20, message="the job to start")
+    # RQ's own view of the worker (`rq info`), kept by the heartbeat.
+    state = partial(redis_conn.hget, f"rq:worker:{worker.worker_name}", "state")
+    wait_for(lambda: state() == b"busy", 5, message="RQ's worker key to say busy")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert _status(job.id) == ("completed", 1)
 
 
 def test_job_of_a_killed_worker_is_requeued_and_finished(processes, redis_conn, capsys, settled_redis):

@@ -1,8 +1,12 @@
 import pytest
+from django.db import DatabaseError
+from rq.job import Job as RQJob
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from jobs import creation, events, lifecycle, queue, runner
 from jobs.kinds import random_text
 from jobs.models import JobStatus
+from jobs.queue import rq_job_id
 from jobs.tests.listening import messages_during
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,6 +33,32 @@ def test_handler_that_raises_leaves_job_failed_with_its_error(run_worker, failin
     assert job.error == "RuntimeError: disk on fire"
     assert job.result is None
     assert job.finished_at is not None
+
+
+def test_a_job_run_leaves_nothing_of_its_queue_entry_in_redis(run_worker, queue):
+    job = creation.create_job(kind="random_text", params={"length": 5})
+    entry = RQJob.key_for(rq_job_id(job))
+    assert queue.connection.exists(entry)
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert not queue.connection.exists(entry)
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    assert FailedJobRegistry(queue=queue).get_job_ids() == []
+
+
+def test_an_error_outside_the_handler_is_kept_by_rq_and_the_row_left_to_the_sweep(run_worker, queue, monkeypatch):
+    job = creation.create_job(kind="random_text", params={"length": 5})
+
+    def unreachable(**kwargs):
+        raise DatabaseError("the server closed the connection")
+
+    monkeypatch.setattr(lifecycle, "start_job", unreachable)
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING
+    assert FailedJobRegistry(queue=queue).get_job_ids() == [rq_job_id(job)]
+    assert "the server closed the connection" in RQJob.fetch(rq_job_id(job), connection=queue.connection).exc_info
 
 
 def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue):
