@@ -16,15 +16,19 @@ from rest_framework import serializers
 
 from jobs.lifecycle import announce_many
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
+from jobs.rows import RETURNING, fetch_jobs
 
 MAX_IDS = 1000
 MAX_JOBS = 10_000
 
 _TABLE = Job._meta.db_table
-_CANCEL_SQL = f"UPDATE {_TABLE} SET status = %s, finished_at = %s WHERE id = ANY(%s) AND status = ANY(%s) RETURNING *"
+_CANCEL_SQL = (
+    f"UPDATE {_TABLE} SET status = %s, finished_at = %s WHERE id = ANY(%s) AND status = ANY(%s) RETURNING " + RETURNING
+)
 _RETRY_SQL = (
     f"UPDATE {_TABLE} SET status = %s, attempt = attempt + 1, progress = 0, result = NULL, error = '', "
-    "started_at = NULL, finished_at = NULL, worker_name = '' WHERE id = ANY(%s) AND status = ANY(%s) RETURNING *"
+    "started_at = NULL, finished_at = NULL, worker_name = '' WHERE id = ANY(%s) AND status = ANY(%s) RETURNING "
+    + RETURNING
 )
 
 
@@ -43,7 +47,7 @@ def cancel_jobs(*, jobs, ids: list | None = None) -> BulkResult:
     now = timezone.now()
     with transaction.atomic():
         chosen, before = _lock(jobs, ids, CANCELLABLE_STATUSES)
-        changed = list(Job.objects.raw(_CANCEL_SQL, [JobStatus.CANCELLED, now, chosen, list(CANCELLABLE_STATUSES)]))
+        changed = fetch_jobs(_CANCEL_SQL, [JobStatus.CANCELLED, now, chosen, list(CANCELLABLE_STATUSES)])
         was_pending = [job for job in changed if before[job.id] == JobStatus.PENDING]
         if changed:
             transaction.on_commit(partial(announce_many, changed, dequeue=was_pending))
@@ -55,7 +59,7 @@ def retry_jobs(*, jobs, ids: list | None = None) -> BulkResult:
     new attempts, now."""
     with transaction.atomic():
         chosen, _ = _lock(jobs, ids, RETRYABLE_STATUSES)
-        changed = list(Job.objects.raw(_RETRY_SQL, [JobStatus.PENDING, chosen, list(RETRYABLE_STATUSES)]))
+        changed = fetch_jobs(_RETRY_SQL, [JobStatus.PENDING, chosen, list(RETRYABLE_STATUSES)])
         if changed:
             transaction.on_commit(partial(announce_many, changed, enqueue=changed))
     return _result(ids, chosen, changed)

@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 from django.db import connection, transaction
 from django.utils import timezone
 
-from jobs import events, queue
+from jobs import events, queue, rows
 from jobs.models import FINAL_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 
 log = logging.getLogger("bespin.jobs")
@@ -71,7 +71,7 @@ def _update_sql(columns: tuple[str, ...]) -> str:
 
 _START_SQL = (
     f"UPDATE {Job._meta.db_table} SET status = %s, started_at = %s, finished_at = NULL, progress = 0, "
-    "worker_name = %s WHERE id = %s AND status = %s{attempt} RETURNING *"
+    "worker_name = %s WHERE id = %s AND status = %s{attempt} RETURNING " + rows.RETURNING
 )
 
 
@@ -85,9 +85,10 @@ def start_job(*, job_id, attempt: int | None = None, worker_name: str = "") -> J
     sql = _START_SQL.format(attempt="" if attempt is None else " AND attempt = %s")
     if attempt is not None:
         params.append(attempt)
-    job = next(iter(Job.objects.raw(sql, params)), None)
-    if job is None:
+    started = rows.fetch_jobs(sql, params)
+    if not started:
         return None
+    job = started[0]
     log_change(job)
     events.publish(job)
     return job
@@ -185,7 +186,7 @@ def cancel_job(*, job: Job) -> Job:
 # for the next round rather than waited for.
 _PROMOTE_SQL = (
     f"UPDATE {Job._meta.db_table} SET status = %s WHERE id IN (SELECT id FROM {Job._meta.db_table} "
-    "WHERE status = %s AND run_at <= %s ORDER BY run_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING *"
+    "WHERE status = %s AND run_at <= %s ORDER BY run_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING " + rows.RETURNING
 )
 
 
@@ -195,7 +196,7 @@ def promote_due_jobs(*, now=None, limit: int = 1000) -> list[Job]:
     message per group)."""
     params = [JobStatus.PENDING, JobStatus.SCHEDULED, now or timezone.now(), limit]
     with transaction.atomic():
-        jobs = list(Job.objects.raw(_PROMOTE_SQL, params))
+        jobs = rows.fetch_jobs(_PROMOTE_SQL, params)
         if jobs:
             transaction.on_commit(partial(announce_many, jobs, enqueue=jobs))
     return jobs

@@ -11,9 +11,9 @@ end marker once the test's action has returned: published through Redis after ev
 the group was sent before it, it arrives after them, so reading up to it collects exactly
 those, without a quiet period to wait out. (Sent to the listener's own channel it would not:
 the layer puts a message for a channel of its own process straight in its queue, ahead of
-what is still on its way through Redis.) Likewise it joins the group by hearing a message of its own through it, so that nothing
-the action sends can come before the listener is really in the group (with Redis pub/sub, a
-message sent before the subscription took effect is lost).
+what is still on its way through Redis.) Likewise it joins the group by hearing a message of
+its own through it, so that nothing the action sends can come before the listener is really
+in the group (with Redis pub/sub, a message sent before the subscription took effect is lost).
 """
 
 import asyncio
