@@ -13,6 +13,10 @@ from jobs.timing import TimingSerializer
 _TIME = serializers.DateTimeField()
 
 
+# Stands for a job's id in the link templates (a UUID, as the URL patterns want).
+_ANY_ID = "00000000-0000-0000-0000-000000000000"
+
+
 class JobSerializer(serializers.Serializer):
     """A job: what it runs, its state, its result or error, and where to follow it."""
 
@@ -74,18 +78,28 @@ class JobSerializer(serializers.Serializer):
     )
     def get_links(self, job: Job) -> dict:
         """This job in the API (`self`) and its status stream (`websocket`)."""
+        job_id = str(job.id)
+        return {name: template.replace(_ANY_ID, job_id) for name, template in self._link_templates().items()}
+
+    def _link_templates(self) -> dict:
+        """The links of a job whose id is _ANY_ID, worked out once per serializer: the jobs of a
+        list or a batch share them, and reverse() and the host check cost more than the rest
+        of a job's resource."""
+        if (templates := self.__dict__.get("_templates")) is not None:
+            return templates
         # On the request's host; without a request (a callback's body), on the context's
         # `public_url` origin, as a request to it would give them.
         request = self.context.get("request")
-        links = {"self": reverse("api-job-detail", args=[job.id], request=request)}
+        templates = {"self": reverse("api-job-detail", args=[_ANY_ID], request=request)}
+        stream = f"/api/ws/jobs?job_id={_ANY_ID}"
         if request is not None:
-            scheme = "wss" if request.is_secure() else "ws"
-            links["websocket"] = f"{scheme}://{request.get_host()}/api/ws/jobs?job_id={job.id}"
+            templates["websocket"] = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}{stream}"
         elif origin := self.context.get("public_url"):
             scheme, host = origin.split("://", 1)
-            links["self"] = origin + links["self"]
-            links["websocket"] = f"{'wss' if scheme == 'https' else 'ws'}://{host}/api/ws/jobs?job_id={job.id}"
-        return links
+            templates["self"] = origin + templates["self"]
+            templates["websocket"] = f"{'wss' if scheme == 'https' else 'ws'}://{host}{stream}"
+        self.__dict__["_templates"] = templates
+        return templates
 
 
 # The pattern refuses "": drf-spectacular adds it as a choice of its own (maxLength 0).
