@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from callbacks.validation import validate_callback_url
-from jobs import events, kinds, queue
+from jobs import events, kinds, queue, rows
 from jobs.callers import Caller
 from jobs.lifecycle import announce_many, log_change
 from jobs.models import UNFINISHED_STATUSES, IdempotencyKey, Job, JobStatus
@@ -225,7 +225,7 @@ def _new_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callback
 
 def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
     job = _new_job(job_kind, params, owner, client, callback_url, when)
-    job.save(force_insert=True)
+    rows.insert_job(job)
     # After commit: a job rolled back by an idempotency race was never created.
     transaction.on_commit(partial(_announce_new, job))
     return job

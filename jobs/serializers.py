@@ -1,7 +1,9 @@
+from functools import lru_cache
+
 from django.conf import settings
+from django.urls import get_script_prefix, reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.reverse import reverse
 
 from bespin.jsontypes import JsonTyped, type_errors
 from bespin.schema import QueryFilter
@@ -90,7 +92,8 @@ class JobSerializer(serializers.Serializer):
         # On the request's host; without a request (a callback's body), on the context's
         # `public_url` origin, as a request to it would give them.
         request = self.context.get("request")
-        templates = {"self": reverse("api-job-detail", args=[_ANY_ID], request=request)}
+        path = _detail_path(get_script_prefix())
+        templates = {"self": request.build_absolute_uri(path) if request is not None else path}
         stream = f"/api/ws/jobs?job_id={_ANY_ID}"
         if request is not None:
             templates["websocket"] = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}{stream}"
@@ -100,6 +103,12 @@ class JobSerializer(serializers.Serializer):
             templates["websocket"] = f"{'wss' if scheme == 'https' else 'ws'}://{host}{stream}"
         self.__dict__["_templates"] = templates
         return templates
+
+
+@lru_cache(maxsize=8)
+def _detail_path(script_prefix: str) -> str:
+    # reverse() builds the path under the prefix the server runs the project at.
+    return reverse("api-job-detail", args=[_ANY_ID])
 
 
 # The pattern refuses "": drf-spectacular adds it as a choice of its own (maxLength 0).
