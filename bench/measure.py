@@ -314,7 +314,8 @@ class WorkersSuspended:
 
     def __enter__(self):
         suspend(self.stack.redis)
-        time.sleep(0.3)
+        # Workers look for a suspension twice a second (jobs.worker).
+        time.sleep(0.8)
         return self
 
     def __exit__(self, *exc):

@@ -11,12 +11,8 @@ first queue that has an entry. Named queues (`rqworker high`) are served as name
 A job whose kind has a concurrency limit (jobs.concurrency) takes a slot before it starts,
 or is parked until one frees; every other job starts without a look at Redis.
 
-Bespin's own entries (jobs.queue.TASK) skip RQ's per-job bookkeeping: its execution record,
-started registry, job heartbeats, success pipeline and worker counters cost about ten Redis
-round trips a job and most of the worker's CPU, and keep nothing Bespin reads. PostgreSQL
-holds the job's state, the heartbeat names the entry being run, and the entry is deleted
-once run, as RQ deletes it with result_ttl=0. RQ's own worker key is renewed with the
-heartbeat instead of around every job. Any other entry runs through RQ as usual.
+Bespin's own entries skip RQ's per-job bookkeeping (jobs.entries); any other entry runs
+through RQ as usual.
 
 Beside RQ's loop, daemon threads keep Bespin's promises when processes die:
 - the heartbeat (jobs.heartbeats), rewritten every second, naming the RQ job the worker
@@ -36,15 +32,14 @@ callback URLs, so that a slow receiver holds a sending thread, never this worker
 import logging
 import threading
 import time
-import traceback
 
 import redis
 from django.db import close_old_connections, connection
-from rq.timeouts import JobTimeoutException
-from rq.worker import SimpleWorker, WorkerStatus
+from rq.worker import SimpleWorker
 
 from callbacks.sender import Sender
 from jobs import clock, concurrency, heartbeats, kinds, recovery, retention, tallies, tasks
+from jobs.entries import EntryRunner
 from jobs.queue import QUEUE_NAME, QUEUE_NAMES, TASK
 
 log = logging.getLogger("bespin.worker")
@@ -55,7 +50,7 @@ RESTART_DELAY = 0.5
 RESTART_DELAY_MAX = 5.0
 
 
-class BespinWorker(SimpleWorker):
+class BespinWorker(EntryRunner, SimpleWorker):
     def __init__(self, queues, *args, **kwargs):
         super().__init__(queues, *args, **kwargs)
         if [queue.name for queue in self.queues] == [QUEUE_NAME]:
@@ -75,7 +70,6 @@ class BespinWorker(SimpleWorker):
             ]
             self._ordered_queues = self.queues[:]
         self._bespin_lease: concurrency.Lease | None = None
-        self._bespin_beating = False
         # Held while the heartbeat renews the lease and while it is given back, so that a
         # renewal can never bring back a lease just given back.
         self._bespin_lease_lock = threading.Lock()
@@ -168,38 +162,6 @@ class BespinWorker(SimpleWorker):
             self._bespin_job = heartbeats.IDLE
             if lease is not None:
                 self._give_back(lease)
-
-    def _run_entry(self, job, queue) -> None:
-        """Run one of Bespin's entries under its timeout (RQ's SIGALRM), then delete it."""
-        # Busy in this process's eyes, so that SIGTERM waits for the job (a warm shutdown);
-        # the heartbeat tells Redis.
-        self._state = WorkerStatus.BUSY
-        try:
-            with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id):
-                tasks.run_job(*job.args, **job.kwargs)
-        except Exception:
-            # Not the handler's own error (the runner stores those): PostgreSQL or Redis failed
-            # around it. RQ's failed registry keeps it for `rq info`; the job's row stays as it
-            # was, for the recovery sweep.
-            log.exception("entry %s failed outside its handler worker=%s", job.id, self.name)
-            self.handle_job_failure(job, queue, exc_string=traceback.format_exc())
-            return
-        finally:
-            self._state = WorkerStatus.IDLE
-        self.connection.delete(job.key)
-
-    def heartbeat(self, timeout=None, pipeline=None):
-        # RQ renews its worker key before and after every job; the heartbeat thread renews it
-        # every second instead (_beat). Calls inside RQ's own pipelines go through.
-        if pipeline is None and self._bespin_beating:
-            return
-        super().heartbeat(timeout, pipeline)
-
-    def set_state(self, state, pipeline=None):
-        # RQ writes "idle" before every dequeue; only a change is worth a round trip.
-        if pipeline is None and state == self._state:
-            return
-        super().set_state(state, pipeline)
 
     def _give_back(self, lease: concurrency.Lease) -> None:
         with self._bespin_lease_lock:
