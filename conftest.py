@@ -176,10 +176,11 @@ def signal_handlers_kept():
 
 @pytest.fixture
 def run_worker(queue):
-    """Run a real RQ worker in burst mode: it takes every queued job, runs it, and returns."""
+    """Run a real RQ worker in burst mode: it takes every queued job, runs it, and returns.
+    Started on `default` (which serves every priority's queue), or on the queues given."""
 
-    def run() -> BespinWorker:
-        worker = BespinWorker([queue], connection=queue.connection)
+    def run(*queues) -> BespinWorker:
+        worker = BespinWorker(list(queues) or [queue], connection=queue.connection)
         with signal_handlers_kept():
             worker.work(burst=True, logging_level="WARNING")
         return worker

@@ -38,6 +38,10 @@ class EntryRunner:
         # the heartbeat tells Redis.
         self._state = WorkerStatus.BUSY
         try:
+            if len(self.queues) == 1:
+                # A worker of one queue took the entry with BLMOVE, into the queue's
+                # intermediate list: it leaves it before running, as RQ's own preparation does.
+                queue.intermediate_queue.remove(job.id)
             with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT, JobTimeoutException, job_id=job.id):
                 tasks.run_job(*job.args, **job.kwargs)
         except Exception:

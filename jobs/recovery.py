@@ -77,12 +77,19 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
         # without its final write reaching PostgreSQL).
         if beats.get(job.worker_name) == queue.rq_job_id(job):
             continue
+        lost_entry = RQJob.key_for(queue.rq_job_id(job))
         job_kind = kinds.get_kind(job.type)
         if job_kind and job_kind.rerun_safe and job.lost_count + 1 < MAX_LOST:
-            if lifecycle.requeue_job(job=job, error=LOST_ERROR + "; running it again", lost=True):
+            moved = lifecycle.requeue_job(job=job, error=LOST_ERROR + "; running it again", lost=True)
+            if moved:
                 report.requeued_lost.append(job)
-        elif lifecycle.fail_job(job=job, error=LOST_ERROR, lost=True):
-            report.failed_lost.append(job)
+        else:
+            moved = lifecycle.fail_job(job=job, error=LOST_ERROR, lost=True)
+            if moved:
+                report.failed_lost.append(job)
+        if moved:
+            # The lost run's queue entry, which its worker would have deleted (jobs.entries).
+            connection.delete(lost_entry)
 
 
 def _reenqueue_missing(connection, report: Recovery) -> None:
@@ -112,6 +119,7 @@ def _reenqueue_missing(connection, report: Recovery) -> None:
     answered = list(zip(answers[0::3], answers[1::3], answers[2::3], strict=True))
     taken = sorted({worker.decode() for (status, worker), _, _ in answered if status == b"started" and worker})
     alive = heartbeats.running(taken)
+    missing = []
     for job, ((status, worker_name), position, parked_at) in zip(pending, answered, strict=True):
         if status == b"queued" and (position is not None or parked_at not in (None, b"")):
             continue  # waiting its turn, or a slot
@@ -119,5 +127,15 @@ def _reenqueue_missing(connection, report: Recovery) -> None:
             continue  # RQ's scheduler holds it
         if status == b"started" and worker_name and alive.get(worker_name.decode()) is not None:
             continue  # a live worker took it and is about to start it
-        queue.enqueue_job(job)
-        report.reenqueued.append(job)
+        missing.append(job)
+    if not missing:
+        return
+    # A worker may have taken and started one since it was read (a worker's entries never
+    # show RQ's "started": jobs.entries): only those still pending in PostgreSQL are enqueued.
+    still = set(
+        Job.objects.filter(id__in=[job.id for job in missing], status=JobStatus.PENDING).values_list("id", "attempt")
+    )
+    for job in missing:
+        if (job.id, job.attempt) in still:
+            queue.enqueue_job(job)
+            report.reenqueued.append(job)

@@ -135,7 +135,9 @@ class BespinWorker(EntryRunner, SimpleWorker):
         super()._start_scheduler(burst, *args, **kwargs)
         threads = ((self._beat, "bespin-heartbeat"), (self._sweep, "bespin-recovery"), (self._clock, "bespin-clock"))
         for target, name in threads:
-            thread = threading.Thread(target=target, name=name, daemon=True)
+            # Each is handed this run's stop event: a thread left stuck in a call to a Redis
+            # that stopped answering must not go on beating for the loop started after.
+            thread = threading.Thread(target=target, args=(self._bespin_stop,), name=name, daemon=True)
             thread.start()
             self._bespin_threads.append(thread)
         if not burst:  # a burst worker leaves once the queue is empty: no time to send in
@@ -172,17 +174,17 @@ class BespinWorker(EntryRunner, SimpleWorker):
                 # It runs out by itself, LEASE_SECONDS on; the clock then wakes what waits.
                 log.warning("giving back a slot of %s failed worker=%s", lease.kind, self.name, exc_info=True)
 
-    def _beat(self) -> None:
+    def _beat(self, stop: threading.Event) -> None:
         self._bespin_beating = True
         try:
-            while not self._bespin_stop.is_set():
+            while not stop.is_set():
                 try:
                     # Under the lock, so that a renewal can never bring back a lease just given back.
                     with self._bespin_lease_lock:
                         heartbeats.beat(self.name, self._bespin_job, connection=self.connection, also=self._renew)
                 except Exception:
                     log.warning("heartbeat failed worker=%s", self.name, exc_info=True)
-                self._bespin_stop.wait(heartbeats.INTERVAL)
+                stop.wait(heartbeats.INTERVAL)
         finally:
             self._bespin_beating = False
 
@@ -190,12 +192,12 @@ class BespinWorker(EntryRunner, SimpleWorker):
         """What the heartbeat renews beside Bespin's own: RQ's worker key (`rq info`, RQ's
         registry of workers) with its state, and the concurrency slot held, if any."""
         super().heartbeat(pipeline=pipe)
-        pipe.hset(self.key, "state", "idle" if self._bespin_job == heartbeats.IDLE else "busy")
+        pipe.hset(self.key, "state", self.get_state())
         if self._bespin_lease is not None:
             concurrency.renew(pipe, lease=self._bespin_lease)
 
-    def _clock(self) -> None:
-        while not self._bespin_stop.wait(clock.INTERVAL):
+    def _clock(self, stop: threading.Event) -> None:
+        while not stop.wait(clock.INTERVAL):
             try:
                 if clock.take_turn(self.connection, self.name):
                     close_old_connections()
@@ -204,8 +206,8 @@ class BespinWorker(EntryRunner, SimpleWorker):
                 log.warning("clock failed worker=%s", self.name, exc_info=True)
         connection.close()
 
-    def _sweep(self) -> None:
-        while not self._bespin_stop.wait(SWEEP_INTERVAL):
+    def _sweep(self, stop: threading.Event) -> None:
+        while not stop.wait(SWEEP_INTERVAL):
             try:
                 # One sweep per interval across all workers; a second one would be safe, only wasted.
                 lock = self.connection.set(recovery.SWEEP_LOCK_KEY, self.name, nx=True, px=int(SWEEP_INTERVAL * 900))

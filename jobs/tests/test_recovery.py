@@ -12,8 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
+from rq.job import Job as RQJob
 
-from jobs import creation, events, heartbeats, lifecycle, queue, recovery
+from jobs import concurrency, creation, events, heartbeats, lifecycle, queue, recovery
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
 from jobs.queue import rq_job_id
@@ -184,6 +185,35 @@ def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_co
     redis_conn.delete(queue.key)
     assert [j.id for j in recovery.recover_jobs().reenqueued] == [job.id]
     assert queue.job_ids == [rq_job_id(job)]
+
+
+def test_a_pending_job_a_worker_takes_and_starts_during_the_sweep_is_not_enqueued_again(
+    queue, redis_conn, settings, monkeypatch
+):
+    # A worker's entries never show RQ's "started": between the sweep's read of the pending
+    # jobs and its look at Redis, a worker popped this one and started it.
+    settings.ENQUEUE_GRACE_SECONDS = 0
+    job = creation.create_job(kind="random_text", params={"length": 3})
+    limited_kinds = concurrency.limited_kinds  # asked after the read, before the look
+
+    def taken_meanwhile():
+        redis_conn.lpop(queue.key)
+        lifecycle.start_job(job_id=job.id, attempt=job.attempt, worker_name="fast-worker")
+        return limited_kinds()
+
+    monkeypatch.setattr(concurrency, "limited_kinds", taken_meanwhile)
+    assert recovery.recover_jobs().reenqueued == []
+    assert queue.job_ids == []
+
+
+def test_the_queue_entry_of_a_lost_run_goes_with_it(settled_redis, redis_conn):
+    job = creation.create_job(kind="sleep", params={"seconds": 1})
+    _mark_running(job)
+    assert redis_conn.exists(RQJob.key_for(rq_job_id(job)))
+    recovery.recover_jobs()
+    assert _status(job.id) == ("pending", 2)
+    assert not redis_conn.exists(RQJob.key_for(f"{job.id}_1"))
+    assert redis_conn.exists(RQJob.key_for(f"{job.id}_2"))
 
 
 def test_recover_jobs_command_reports_what_it_did(redis_conn, capsys, settings):

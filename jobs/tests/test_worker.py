@@ -47,6 +47,16 @@ def test_a_job_run_leaves_nothing_of_its_queue_entry_in_redis(run_worker, queue)
     assert FailedJobRegistry(queue=queue).get_job_ids() == []
 
 
+def test_a_worker_of_one_queue_leaves_nothing_in_its_intermediate_list(run_worker):
+    job = creation.create_job(kind="random_text", params={"length": 5}, timing={"priority": "high"})
+    high = queue.rq_queue("high")
+    worker = run_worker(high)  # one queue: RQ takes its entries with LMOVE, into a list of its own
+    assert [q.name for q in worker.queues] == ["high"]
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert high.connection.llen(high.intermediate_queue_key) == 0
+
+
 def test_an_error_outside_the_handler_is_kept_by_rq_and_the_row_left_to_the_sweep(run_worker, queue, monkeypatch):
     job = creation.create_job(kind="random_text", params={"length": 5})
 
