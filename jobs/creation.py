@@ -149,11 +149,7 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
             errors[str(index)] = error.detail
     if errors:
         raise serializers.ValidationError({"jobs": errors})
-    requests = [
-        [job.type, job.params, job.callback_url, *([extra] if extra else [])]
-        for job, extra in zip(checked, asked, strict=True)
-    ]
-    fingerprint = hashlib.sha256(json.dumps(requests, sort_keys=True, default=str).encode()).hexdigest()
+    fingerprint = _batch_fingerprint(checked, asked) if idempotency_key else ""
     if idempotency_key:
         replayed = _replayed_batch(client, idempotency_key, fingerprint)
         if replayed is not None:
@@ -178,6 +174,12 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
         if replayed is None:
             raise
         return replayed
+
+
+def _batch_fingerprint(jobs: list[Job], asked: list[dict]) -> str:
+    pairs = zip(jobs, asked, strict=True)
+    requests = [[job.type, job.params, job.callback_url, *([extra] if extra else [])] for job, extra in pairs]
+    return hashlib.sha256(json.dumps(requests, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _replayed_batch(client: str, key: str, fingerprint: str) -> Batch | None:
