@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON=
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build bench clean docker docker-clean browser
+.PHONY: help install dev test lint build bench clean docker docker-clean browser compose
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -29,7 +29,11 @@ browser: ## Install Debian's Chromium for the browser tests (once)
 	@command -v chromium >/dev/null || { echo "installing chromium (browser tests)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser ## Run the whole test suite against the local PostgreSQL and Redis
+compose: ## Install Debian's docker-compose, which checks docker-compose.yml in the tests (once; no Docker needed)
+	@command -v docker-compose >/dev/null || { echo "installing docker-compose (checks the compose file)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+
+test: install browser compose ## Run the whole test suite against the local PostgreSQL and Redis
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
 lint: install ## Check formatting and lint with ruff
