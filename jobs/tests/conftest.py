@@ -1,8 +1,10 @@
-"""Fixtures of the dashboard tests: jobs in each state, made through the services."""
+"""Fixtures of the jobs tests: jobs in each state, made through the services (the dashboard's
+tests), and Bespin's processes started for a test."""
 
 import pytest
 
 from jobs import creation, lifecycle
+from jobs.tests.processes import Processes
 
 
 @pytest.fixture
@@ -28,3 +30,12 @@ def make_job(django_capture_on_commit_callbacks):
         return job
 
     return make
+
+
+@pytest.fixture
+def processes(tmp_path, request):
+    """Bespin's processes (jobs.tests.processes) as the test starts them, all stopped after it;
+    with the environment of the test module's PROCESS_ENV, if it has one."""
+    started = Processes(tmp_path, **getattr(request.module, "PROCESS_ENV", {}))
+    yield started
+    started.stop_all()

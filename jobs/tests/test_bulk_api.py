@@ -7,7 +7,7 @@ import pytest
 from jobs import bulk, events, queue
 from jobs.models import Job, JobStatus
 from jobs.tests.listening import GroupListener
-from jobs.tests.processes import Processes, wait_for
+from jobs.tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -119,13 +119,6 @@ def test_watchers_get_one_message_per_group_for_the_lot(owner, make_job):
     assert sorted(m["job_id"] for m in owner_messages) == sorted(str(job.id) for job in jobs)
     assert {m["status"] for m in owner_messages} == {"cancelled"}
     assert [m["status"] for m in job_messages] == ["cancelled"]
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = Processes(tmp_path)
-    yield started
-    started.stop_all()
 
 
 @pytest.mark.django_db(transaction=True)

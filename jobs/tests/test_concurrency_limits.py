@@ -15,6 +15,9 @@ from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
 from jobs.tests.processes import Processes, wait_for
 
+# What the processes this module starts run with (the `processes` fixture).
+PROCESS_ENV = {"BESPIN_MAX_CONCURRENCY": "sleep=1"}
+
 
 @pytest.mark.parametrize(
     ("raw", "parsed"),
@@ -100,13 +103,6 @@ def _sleep_jobs(n: int, seconds: float) -> list:
 
 def _finished(job_ids) -> bool:
     return not Job.objects.filter(id__in=job_ids).exclude(status=JobStatus.COMPLETED).exists()
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = Processes(tmp_path, BESPIN_MAX_CONCURRENCY="sleep=1")
-    yield started
-    started.stop_all()
 
 
 @pytest.mark.django_db(transaction=True)

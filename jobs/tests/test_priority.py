@@ -9,7 +9,10 @@ from django.conf import settings as django_settings
 from jobs import creation, queue, recovery
 from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import Processes, post_json, wait_for
+from jobs.tests.processes import post_json, wait_for
+
+# What the processes this module starts run with (the `processes` fixture).
+PROCESS_ENV = {"BESPIN_ANON_MAX_UNFINISHED": "0"}
 
 
 def _create(priority=None, kind="random_text"):
@@ -59,13 +62,6 @@ def test_a_pending_job_lost_from_its_queue_is_enqueued_on_it_again(
 
 def test_every_priority_has_a_queue_in_the_settings():
     assert set(queue.QUEUE_NAMES) <= set(django_settings.RQ_QUEUES)
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = Processes(tmp_path, BESPIN_ANON_MAX_UNFINISHED="0")
-    yield started
-    started.stop_all()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -26,13 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # The bursts here come from one anonymous client, past its cap on unfinished jobs.
 UNCAPPED = {"BESPIN_ANON_MAX_UNFINISHED": "0"}
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = Processes(tmp_path, BESPIN_ENQUEUE_GRACE="1", **UNCAPPED)
-    yield started
-    started.stop_all()
+# What the processes this module starts run with (the `processes` fixture).
+PROCESS_ENV = {"BESPIN_ENQUEUE_GRACE": "1", **UNCAPPED}
 
 
 def _status(job_id) -> tuple[str, int]:

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MOST_LATE = timedelta(seconds=1)
 
 
-@pytest.fixture
-def processes(tmp_path):
-    started = Processes(tmp_path)
-    yield started
-    started.stop_all()
-
-
 def _lateness(job_ids) -> list[timedelta]:
     jobs = Job.objects.filter(id__in=job_ids)
     return [job.started_at - job.run_at for job in jobs]

@@ -13,7 +13,7 @@ from callbacks.services import rotate_callback_secret
 from jobs import creation, kinds, schedules
 from jobs.cron import latest_tick, next_tick
 from jobs.models import Job, JobStatus, Schedule
-from jobs.tests.processes import Processes, wait_for
+from jobs.tests.processes import wait_for
 
 NOW = datetime(2030, 5, 6, 12, 34, 56, tzinfo=UTC)
 
@@ -111,13 +111,6 @@ def test_a_tick_whose_parameters_are_no_longer_valid_is_passed_over(owner, setti
     assert schedules.start_due_schedules(now=NOW) == []
     schedule.refresh_from_db()
     assert schedule.next_run_at == NOW.replace(second=0, minute=35)
-
-
-@pytest.fixture
-def processes(tmp_path):
-    started = Processes(tmp_path)
-    yield started
-    started.stop_all()
 
 
 @pytest.mark.django_db(transaction=True)
