@@ -6,8 +6,9 @@ import pytest
 import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rq.job import Job as RQJob
 
-from jobs import concurrency, creation, tasks
+from jobs import concurrency, creation, queue, tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,8 +43,8 @@ def test_a_plain_job_is_one_insert_and_one_enqueue_then_two_updates(redis_round_
     with CaptureQueriesContext(connection) as ran:
         tasks.run_job(str(job.id), job.attempt, job.type)
     assert [q["sql"].split()[0] for q in created.captured_queries] == ["INSERT"]
-    # RQ's own two: the queue's registration and the job's hash with its push, as before.
-    assert len(enqueued) == 2 and enqueued[-1].endswith("RPUSH"), enqueued
+    # One transaction: the queue's registration, the entry's hash and its push.
+    assert enqueued == ["pipeline:SADD,HSET,RPUSH"], enqueued
     assert [q["sql"].split()[0] for q in ran.captured_queries] == ["UPDATE", "UPDATE"]
     assert redis_round_trips == []
 
@@ -60,3 +61,19 @@ def test_the_worker_never_looks_at_slots_for_a_kind_without_a_limit(run_worker, 
     run_worker()
     job.refresh_from_db()
     assert job.status == "completed"
+
+
+def test_an_entry_is_what_rqs_own_enqueue_writes(redis_conn):
+    """Bespin writes its entries itself, in one round trip: each field must be what RQ's
+    `Queue.enqueue` writes for the same call, so that RQ's workers and tools read them."""
+    job = creation.create_job(kind="random_text", params={"length": 5})
+    ours = redis_conn.hgetall(RQJob.key_for(queue.rq_job_id(job)))
+    redis_conn.delete(RQJob.key_for(queue.rq_job_id(job)), queue.queue_of(job).key)
+    options = {"job_id": queue.rq_job_id(job), "result_ttl": 0, "failure_ttl": queue.FAILURE_TTL}
+    queue.queue_of(job).enqueue(queue.TASK, str(job.id), job.attempt, job.type, job_timeout=60, **options)
+    theirs = redis_conn.hgetall(RQJob.key_for(queue.rq_job_id(job)))
+    stamps = {b"created_at", b"enqueued_at"}
+    assert {k: v for k, v in ours.items() if k not in stamps} == {k: v for k, v in theirs.items() if k not in stamps}
+    assert stamps <= ours.keys()
+    fetched = RQJob.fetch(queue.rq_job_id(job), connection=redis_conn)
+    assert (fetched.func_name, fetched.args, fetched.timeout) == (queue.TASK, (str(job.id), 1, "random_text"), 60)
