@@ -13,6 +13,11 @@ groups (a job's, an owner's, the site's), which stay Redis subscriptions shared 
 socket of the process; a message sent to a consumer's own channel from the same process is
 put straight in its queue. One sent to it from another process would be lost: nothing of
 Bespin does that.
+
+A group send is one PUBLISH of the serialized message on the group's Redis channel, which
+needs no event loop: `publications()` gives those PUBLISHes, for code that is not async (the
+request threads and the workers, jobs.events) to send in one pipelined round trip, instead
+of handing each send to a loop in another thread and waiting for it.
 """
 
 import asyncio
@@ -23,7 +28,9 @@ from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
     RedisPubSubLoopLayer,
     RedisSingleShardConnection,
+    _consistent_hash,
     _wrap_close,
+    decode_hosts,
 )
 
 log = logging.getLogger("bespin.http")
@@ -83,3 +90,16 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
             layer = self._layers[loop] = _LoopLayer(*self._args, **self._kwargs, channel_layer=self)
             _wrap_close(self, loop)
         return layer
+
+    def publications(self, messages: dict[str, dict]) -> dict[str, list[tuple[str, bytes]]]:
+        """What `group_send(group, message)` publishes for each group and message, as
+        (Redis channel, bytes) pairs by the Redis URL of the host that carries them."""
+        hosts = decode_hosts(self._kwargs.get("hosts"))
+        prefix = self._kwargs.get("prefix", "asgi")
+        by_address: dict[str, list[tuple[str, bytes]]] = {}
+        for group, message in messages.items():
+            channel = f"{prefix}__group__{group}"  # RedisPubSubLoopLayer._get_group_channel_name
+            host = hosts[_consistent_hash(channel, len(hosts))]
+            # A URL in every host: Bespin's settings give one, and a system check holds it.
+            by_address.setdefault(host["address"], []).append((channel, self.serialize(message)))
+        return by_address

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import ManifestFilesMixin
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.files.storage import storages
 
 # collectstatic's default ignore patterns: the files it leaves out need no manifest entry.
@@ -52,3 +52,18 @@ def _static_names() -> set[str]:
             name = f"{prefix}/{path}" if prefix else path
             names.add(name.replace("\\", "/"))
     return names
+
+
+@register()
+def check_channel_layer_hosts(app_configs, **kwargs):
+    """Status changes are published straight to the layer's Redis (jobs.events), which is
+    found by its URL: every host of the channel layer must be given as one."""
+    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts") or []
+    if all(isinstance(host, str) or (isinstance(host, dict) and "address" in host) for host in hosts):
+        return []
+    return [
+        Error(
+            "every host of CHANNEL_LAYERS['default'] must be a Redis URL, or a dict with an 'address' URL",
+            id="bespin.E001",
+        )
+    ]

@@ -16,6 +16,9 @@ def _client(url: str, purpose: str) -> redis.Redis:
     if purpose == "queue":
         # RQ's queue, the workers' heartbeats and the recovery sweep: plain timeouts, as RQ's own.
         return redis.Redis.from_url(url)
+    if purpose == "publish":
+        # Status changes: a Redis that does not answer holds a request or a job this long at most.
+        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     # Counters and limits on a request's path: a slow Redis must not hold the request, which
     # goes on without them (each caller says what it does then).
     return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
@@ -24,6 +27,11 @@ def _client(url: str, purpose: str) -> redis.Redis:
 def queue_client() -> redis.Redis:
     """The connection of the RQ queue, the worker heartbeats and recovery."""
     return _client(settings.REDIS_URL, "queue")
+
+
+def publish_client(url: str) -> redis.Redis:
+    """The client that publishes status changes to the channel layer's Redis at `url`."""
+    return _client(url, "publish")
 
 
 def counters_client() -> redis.Redis:

@@ -234,10 +234,9 @@ def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callb
 
 
 def _announce_new(job: Job) -> None:
-    """Log, enqueue and publish a committed new job; the publish travels while it enqueues. A
-    scheduled job waits in PostgreSQL until the clock (jobs.clock) enqueues it."""
-    published = events.start_publish(job, new=True)
+    """Log, enqueue and publish a committed new job. A scheduled job waits in PostgreSQL
+    until the clock (jobs.clock) enqueues it."""
     log_change(job)
     if job.status == JobStatus.PENDING:
         queue.enqueue_job(job)
-    published()
+    events.publish(job, new=True)

@@ -1,9 +1,10 @@
 """Publishing job changes to the channel layer.
 
-Group names come from the helpers here and nowhere else. A publish from a worker (a plain
-sync process) used to cost a new event loop and Redis connection per call through
-`async_to_sync`; instead one long-lived loop per process runs in a daemon thread and every
-publish is handed to it, keeping its connections warm.
+Group names come from the helpers here and nowhere else. A status change is published from
+the thread that made it, as the PUBLISHes the layer's group_send would make
+(bespin.channel_layer), sent in one pipelined round trip on a plain Redis client. Only the
+health check goes through the layer itself, on one long-lived loop per process in a daemon
+thread.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ import threading
 
 from channels.layers import get_channel_layer
 
+from bespin.redis import publish_client
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ SITE_GROUP = "jobs.site"
 STATUS_EVENT = "job.status"
 # Several jobs' changes in one message (a batch): a consumer's `job_statuses`.
 STATUSES_EVENT = "job.statuses"
+# The longest a publish, or the health check's group send, may hold its caller.
 PUBLISH_TIMEOUT = 5.0
 
 
@@ -66,16 +69,6 @@ class _LoopThread:
 _loop_thread = _LoopThread()
 
 
-async def _send(groups: list[str], event: dict) -> None:
-    layer = get_channel_layer()
-    await asyncio.gather(*(layer.group_send(group, event) for group in groups))
-
-
-async def _send_each(events_by_group: dict[str, dict]) -> None:
-    layer = get_channel_layer()
-    await asyncio.gather(*(layer.group_send(group, event) for group, event in events_by_group.items()))
-
-
 def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
     """Run `coroutine` on this process's publishing loop and wait for its result."""
     future = asyncio.run_coroutine_threadsafe(coroutine, _loop_thread.loop())
@@ -86,44 +79,34 @@ def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
         raise
 
 
-def start_publish(job: Job, *, new: bool = False):
-    """Begin sending the job's current state to everyone watching it, and return a function
-    that waits until it is sent, so the caller can do other work meanwhile. Never raises: the
-    row in PostgreSQL is the truth, and a watcher that missed a message gets the state on connect."""
-    return _start(_send(groups_for(job, new=new), status_event(job)), f"job={job.id} status={job.status}")
+def publish(job: Job, *, new: bool = False) -> None:
+    """Send the job's current state to everyone watching it (`new`: just created, which
+    nobody can watch by its id yet). Never raises: the row in PostgreSQL is the truth, and a
+    watcher that missed a message gets the state on connect."""
+    event = status_event(job)
+    _publish({group: event for group in groups_for(job, new=new)}, f"job={job.id} status={job.status}")
 
 
-def start_publish_many(jobs: list[Job], *, new: bool = False):
-    """start_publish for many jobs at once (a batch created, promoted, started by schedules,
+def publish_many(jobs: list[Job], *, new: bool = False) -> None:
+    """publish() for many jobs at once (a batch created, promoted, started by schedules,
     cancelled or retried together): one message per group, carrying all of its jobs'."""
     events_by_group: dict[str, dict] = {}
     for job in jobs:
         event = status_event(job)
         for group in groups_for(job, new=new):
             events_by_group.setdefault(group, {"type": STATUSES_EVENT, "events": []})["events"].append(event)
-    return _start(_send_each(events_by_group), f"jobs={len(jobs)}")
+    _publish(events_by_group, f"jobs={len(jobs)}")
 
 
-def _start(coroutine, what: str):
+def _publish(events_by_group: dict[str, dict], what: str) -> None:
     try:
-        future = asyncio.run_coroutine_threadsafe(coroutine, _loop_thread.loop())
+        for address, publications in get_channel_layer().publications(events_by_group).items():
+            with publish_client(address).pipeline(transaction=False) as pipe:
+                for channel, message in publications:
+                    pipe.publish(channel, message)
+                pipe.execute()
     except Exception:
         log.warning("publish failed %s", what, exc_info=True)
-        return lambda: None
-
-    def wait() -> None:
-        try:
-            future.result(timeout=PUBLISH_TIMEOUT)
-        except Exception:
-            future.cancel()
-            log.warning("publish failed %s", what, exc_info=True)
-
-    return wait
-
-
-def publish(job: Job, *, new: bool = False) -> None:
-    """Send the job's current state to everyone watching it (see start_publish)."""
-    start_publish(job, new=new)()
 
 
 HEALTH_GROUP = "bespin.health"

@@ -203,13 +203,12 @@ def promote_due_jobs(*, now=None, limit: int = 1000) -> list[Job]:
 
 
 def announce_many(jobs: list[Job], *, new: bool = False, enqueue=(), dequeue=()) -> None:
-    """Log and publish committed changes of many jobs (`new`: just created), one message per
-    group; while the publish travels, put `enqueue` on their queues and take `dequeue` off."""
-    published = events.start_publish_many(jobs, new=new)
+    """Log committed changes of many jobs (`new`: just created), put `enqueue` on their
+    queues and take `dequeue` off, and publish the changes, one message per group."""
     for job in jobs:
         log_change(job)
     if dequeue:
         queue.remove_entries(dequeue)
     if enqueue:
         queue.enqueue_jobs(enqueue)
-    published()
+    events.publish_many(jobs, new=new)
