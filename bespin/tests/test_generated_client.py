@@ -69,9 +69,7 @@ def client(generated, live):
     user = User.objects.create_user("client-user")
     token = Token.objects.create(user=user)
     # An answer with a status the schema does not list raises, rather than parsing to None.
-    yield generated.AuthenticatedClient(
-        base_url=live, token=token.key, prefix="Token", raise_on_unexpected_status=True
-    )
+    yield generated.AuthenticatedClient(base_url=live, token=token.key, prefix="Token", raise_on_unexpected_status=True)
     # The worker may still be starting the test's jobs as the tables are emptied, and a
     # status change (its counting trigger) then deadlocks with the TRUNCATE: end them first,
     # so that no later UPDATE of the worker's changes a row.
