@@ -132,13 +132,13 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
     anonymous = caller is not None and caller.anonymous
     owner = caller.owner if caller is not None else None
     client = caller.client if caller is not None else ""
-    checked, asked, errors = [], [], {}
+    checked, asked, errors, checkers = [], [], {}, {}
     for index, entry in enumerate(entries):
         try:
             if not isinstance(entry, dict):
                 raise serializers.ValidationError({"non_field_errors": ["must be a JSON object"]})
             job_kind, params = kinds.validate_params(
-                kind=entry.get("type"), params=entry.get("params", {}), anonymous=anonymous
+                kind=entry.get("type"), params=entry.get("params", {}), anonymous=anonymous, checkers=checkers
             )
             when = timing_for(job_kind, entry)
             url = validate_callback_url(url=entry.get("callback_url") or "", owner=owner, anonymous=anonymous)

@@ -65,18 +65,30 @@ def concurrency_limit(name: str) -> int | None:
     return job_kind.max_concurrency if job_kind is not None else None
 
 
-def validate_params(*, kind: str, params, anonymous: bool = False) -> tuple[JobKind, dict]:
+def validate_params(
+    *, kind: str, params, anonymous: bool = False, checkers: dict | None = None
+) -> tuple[JobKind, dict]:
     """The kind and its checked parameters; raises serializers.ValidationError naming `type`
-    (an unknown kind) or `params` (bad parameters, or past an anonymous caller's ceiling)."""
+    (an unknown kind) or `params` (bad parameters, or past an anonymous caller's ceiling).
+
+    `checkers`, a dict kept by a caller checking many jobs at once (a batch), holds one
+    parameter serializer per kind for all of them: a serializer builds its fields anew for
+    each instance, most of the cost of checking one job's parameters."""
     job_kind = get_kind(kind) if isinstance(kind, str) else None
     if job_kind is None:
         raise serializers.ValidationError({"type": [f"unknown job type {kind!r}; known: {', '.join(KINDS)}"]})
     if not isinstance(params, dict):
         raise serializers.ValidationError({"params": ["must be a JSON object"]})
-    serializer = job_kind.params_serializer(data=params)
-    if not serializer.is_valid():
-        raise serializers.ValidationError({"params": serializer.errors})
-    clean = dict(serializer.validated_data)
+    checker = None if checkers is None else checkers.get(job_kind.name)
+    if checker is None:
+        checker = job_kind.params_serializer()
+        if checkers is not None:
+            checkers[job_kind.name] = checker
+    try:
+        # What is_valid() runs, without keeping the data on the serializer.
+        clean = dict(checker.run_validation(params))
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError({"params": error.detail}) from None
     if anonymous:
         over = {
             name: [f"at most {ceiling:g} for anonymous callers; sign in to ask for more"]
