@@ -158,7 +158,8 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
         with transaction.atomic():
             if caller is not None and caller.max_unfinished:
                 _hold_cap(caller, adding=len(checked))
-            jobs = Job.objects.bulk_create(checked)
+            rows.insert_jobs(checked)
+            jobs = checked
             if idempotency_key:
                 IdempotencyKey.objects.create(
                     client=client, key=idempotency_key, fingerprint=fingerprint, job=jobs[0],
