@@ -235,9 +235,15 @@ def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callb
 
 
 def _announce_new(job: Job) -> None:
-    """Log, enqueue and publish a committed new job. A scheduled job waits in PostgreSQL
-    until the clock (jobs.clock) enqueues it."""
+    """Log, enqueue and publish a committed new job, the publish in the enqueue's round trip
+    (in one transaction: a worker cannot announce the job running before it is announced
+    pending). A scheduled job waits in PostgreSQL until the clock (jobs.clock) enqueues it."""
     log_change(job)
     if job.status == JobStatus.PENDING:
-        queue.enqueue_job(job)
-    events.publish(job, new=True)
+        queue.enqueue_job(job, also=partial(_publish_new, job))
+    else:
+        events.publish(job, new=True)
+
+
+def _publish_new(job: Job, pipeline) -> None:
+    events.publish(job, new=True, queue_pipeline=pipeline)

@@ -13,6 +13,7 @@ import os
 import threading
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from bespin.redis import publish_client
 from jobs.models import Job
@@ -79,12 +80,15 @@ def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
         raise
 
 
-def publish(job: Job, *, new: bool = False) -> None:
+def publish(job: Job, *, new: bool = False, queue_pipeline=None) -> None:
     """Send the job's current state to everyone watching it (`new`: just created, which
     nobody can watch by its id yet). Never raises: the row in PostgreSQL is the truth, and a
-    watcher that missed a message gets the state on connect."""
+    watcher that missed a message gets the state on connect.
+
+    `queue_pipeline`, a pipeline of the queue's Redis client (bespin.redis.queue_client),
+    carries the PUBLISHes for that Redis, to be sent with the caller's own commands."""
     event = status_event(job)
-    _publish({group: event for group in groups_for(job, new=new)}, f"job={job.id} status={job.status}")
+    _publish({group: event for group in groups_for(job, new=new)}, f"job={job.id} status={job.status}", queue_pipeline)
 
 
 def publish_many(jobs: list[Job], *, new: bool = False) -> None:
@@ -98,9 +102,13 @@ def publish_many(jobs: list[Job], *, new: bool = False) -> None:
     _publish(events_by_group, f"jobs={len(jobs)}")
 
 
-def _publish(events_by_group: dict[str, dict], what: str) -> None:
+def _publish(events_by_group: dict[str, dict], what: str, queue_pipeline=None) -> None:
     try:
         for address, publications in get_channel_layer().publications(events_by_group).items():
+            if queue_pipeline is not None and address == settings.REDIS_URL:
+                for channel, message in publications:
+                    queue_pipeline.publish(channel, message)
+                continue
             with publish_client(address).pipeline(transaction=False) as pipe:
                 for channel, message in publications:
                     pipe.publish(channel, message)

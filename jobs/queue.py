@@ -11,6 +11,7 @@ failure instead of raising it into the caller's request.
 
 import logging
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -110,10 +111,11 @@ def _push(pipe, jobs: list[Job]) -> None:
         pipe.rpush(queue.key, rq_job_id(job))
 
 
-def enqueue_job(job: Job, *, delay: float = 0) -> None:
+def enqueue_job(job: Job, *, delay: float = 0, also: Callable | None = None) -> None:
     """Put the job on the queue (after `delay` seconds, through RQ's scheduler): one round
-    trip. A failure leaves the job `pending` in PostgreSQL, where the recovery sweep
-    enqueues it again."""
+    trip, which `also(pipeline)` may add the caller's own commands to (not with a delay). A
+    failure leaves the job `pending` in PostgreSQL, where the recovery sweep enqueues it
+    again."""
     try:
         if delay > 0:
             options = {**_options(job), "job_timeout": _timeout(job)}
@@ -121,6 +123,8 @@ def enqueue_job(job: Job, *, delay: float = 0) -> None:
         else:
             with queue_client().pipeline() as pipe:
                 _push(pipe, [job])
+                if also is not None:
+                    also(pipe)
                 pipe.execute()
     except Exception:
         log.exception("enqueue failed job=%s; the recovery sweep will enqueue it again", job.id)

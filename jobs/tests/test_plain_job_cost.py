@@ -1,6 +1,7 @@
 """Scheduling, priorities and concurrency limits cost nothing to a job that uses none of them:
-creating one is one INSERT, one pipelined enqueue and one publish, running it two UPDATEs and
-two publishes, and the worker asks Redis nothing about slots for a kind without a limit."""
+creating one is one INSERT and one round trip to Redis (its enqueue and publish), running it
+two UPDATEs and two publishes, and the worker asks Redis nothing about slots for a kind
+without a limit."""
 
 import pytest
 import redis
@@ -43,9 +44,9 @@ def test_a_plain_job_is_one_insert_and_one_enqueue_then_two_updates(redis_round_
     with CaptureQueriesContext(connection) as ran:
         tasks.run_job(str(job.id), job.attempt, job.type)
     assert [q["sql"].split()[0] for q in created.captured_queries] == ["INSERT"]
-    # One transaction (the queue's registration, the entry's hash and its push), then the
+    # One transaction: the queue's registration, the entry's hash and its push, and the
     # publish to the site's watchers; a run publishes twice to the job's and the site's.
-    assert enqueued == ["pipeline:SADD,HSET,RPUSH", "pipeline:PUBLISH"], enqueued
+    assert enqueued == ["pipeline:SADD,HSET,RPUSH,PUBLISH"], enqueued
     assert [q["sql"].split()[0] for q in ran.captured_queries] == ["UPDATE", "UPDATE"]
     assert redis_round_trips == ["pipeline:PUBLISH,PUBLISH", "pipeline:PUBLISH,PUBLISH"]
 
