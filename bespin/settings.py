@@ -215,6 +215,7 @@ ANON_MAX_UNFINISHED = env_int("BESPIN_ANON_MAX_UNFINISHED", 20, minimum=0)
 USER_MAX_UNFINISHED = env_int("BESPIN_USER_MAX_UNFINISHED", 10_000, minimum=0)
 
 REST_FRAMEWORK = {
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bespin.negotiation.Negotiation",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -161,8 +161,10 @@ class RandomTextJob(APIView):
     )
     def post(self, request):
         body = _json_object(request)
-        # The body's values are checked even where the query string's are used instead.
-        RandomTextBodySerializer(data=body).is_valid(raise_exception=True)
+        # The body's values are checked even where the query string's are used instead (an
+        # empty one has nothing to check).
+        if body:
+            RandomTextBodySerializer(data=body).is_valid(raise_exception=True)
         params = {}
         if "length" in request.query_params:
             params["length"] = request.query_params["length"]
