@@ -5,6 +5,7 @@ from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.checks import Error, Tags, Warning, register
 from django.core.files.storage import storages
+from django.utils.module_loading import import_string
 
 # collectstatic's default ignore patterns: the files it leaves out need no manifest entry.
 IGNORED = ["CVS", ".*", "*~"]
@@ -54,16 +55,43 @@ def _static_names() -> set[str]:
     return names
 
 
+# What a host of the channel layer may give beside its URL: tuning of its connections.
+# Credentials and TLS belong in the URL (rediss://user:password@host), which the status
+# publisher (jobs.events) connects with.
+HOST_TUNING = {"socket_timeout", "socket_connect_timeout", "socket_keepalive", "max_connections",
+               "health_check_interval", "retry_on_timeout"}  # fmt: skip
+
+
 @register()
-def check_channel_layer_hosts(app_configs, **kwargs):
-    """Status changes are published straight to the layer's Redis (jobs.events), which is
-    found by its URL: every host of the channel layer must be given as one."""
-    hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts") or []
-    if all(isinstance(host, str) or (isinstance(host, dict) and "address" in host) for host in hosts):
-        return []
-    return [
-        Error(
-            "every host of CHANNEL_LAYERS['default'] must be a Redis URL, or a dict with an 'address' URL",
-            id="bespin.E001",
+def check_channel_layer(app_configs, **kwargs):
+    """Status changes are published straight to the layer's Redis (jobs.events), found by
+    each host's URL, as the PUBLISHes Bespin's pub/sub layer says a group send makes."""
+    from bespin.channel_layer import PubSubChannelLayer
+
+    layer = settings.CHANNEL_LAYERS.get("default", {})
+    errors = []
+    backend = layer.get("BACKEND", "")
+    try:
+        usable = issubclass(import_string(backend), PubSubChannelLayer)
+    except ImportError:
+        usable = False
+    if not usable:
+        errors.append(
+            Error(
+                f"CHANNEL_LAYERS['default'] must use bespin.channel_layer.PubSubChannelLayer, not {backend!r}",
+                id="bespin.E002",
+            )
         )
-    ]
+    for host in layer.get("CONFIG", {}).get("hosts") or []:
+        if not (
+            isinstance(host, str)
+            or (isinstance(host, dict) and "address" in host and host.keys() - {"address"} <= HOST_TUNING)
+        ):
+            errors.append(
+                Error(
+                    f"a host of CHANNEL_LAYERS['default'] must be a Redis URL, or a dict of an 'address' URL "
+                    f"and any of {sorted(HOST_TUNING)}: credentials and TLS go in the URL; got {host!r}",
+                    id="bespin.E001",
+                )
+            )
+    return errors

@@ -17,7 +17,8 @@ def _client(url: str, purpose: str) -> redis.Redis:
         # RQ's queue, the workers' heartbeats and the recovery sweep: plain timeouts, as RQ's own.
         return redis.Redis.from_url(url)
     if purpose == "publish":
-        # Status changes: a Redis that does not answer holds a request or a job this long at most.
+        # Status changes sent on their own (jobs.events): a Redis that stops answering holds a
+        # request or a job for 5 s to connect, then 5 s a read, rather than for ever.
         return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     # Counters and limits on a request's path: a slow Redis must not hold the request, which
     # goes on without them (each caller says what it does then).

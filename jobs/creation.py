@@ -239,11 +239,15 @@ def _announce_new(job: Job) -> None:
     (in one transaction: a worker cannot announce the job running before it is announced
     pending). A scheduled job waits in PostgreSQL until the clock (jobs.clock) enqueues it."""
     log_change(job)
-    if job.status == JobStatus.PENDING:
-        queue.enqueue_job(job, also=partial(_publish_new, job))
-    else:
+    if job.status != JobStatus.PENDING:
+        events.publish(job, new=True)
+        return
+    carried = []
+    if not queue.enqueue_job(job, also=partial(_publish_new, job, carried)) and any(carried):
+        # The failed enqueue took the publish with it: watchers still learn of the job,
+        # which the recovery sweep enqueues later.
         events.publish(job, new=True)
 
 
-def _publish_new(job: Job, pipeline) -> None:
-    events.publish(job, new=True, queue_pipeline=pipeline)
+def _publish_new(job: Job, carried: list, pipeline) -> None:
+    carried.append(events.publish(job, new=True, queue_pipeline=pipeline))

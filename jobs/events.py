@@ -25,7 +25,7 @@ SITE_GROUP = "jobs.site"
 STATUS_EVENT = "job.status"
 # Several jobs' changes in one message (a batch): a consumer's `job_statuses`.
 STATUSES_EVENT = "job.statuses"
-# The longest a publish, or the health check's group send, may hold its caller.
+# The longest the health check's group send, or anything else run on the loop, may take.
 PUBLISH_TIMEOUT = 5.0
 
 
@@ -80,18 +80,20 @@ def run(coroutine, timeout: float = PUBLISH_TIMEOUT):
         raise
 
 
-def publish(job: Job, *, new: bool = False, queue_pipeline=None) -> None:
+def publish(job: Job, *, new: bool = False, queue_pipeline=None) -> bool:
     """Send the job's current state to everyone watching it (`new`: just created, which
     nobody can watch by its id yet). Never raises: the row in PostgreSQL is the truth, and a
     watcher that missed a message gets the state on connect.
 
     `queue_pipeline`, a pipeline of the queue's Redis client (bespin.redis.queue_client),
-    carries the PUBLISHes for that Redis, to be sent with the caller's own commands."""
+    carries the PUBLISHes for that Redis, to be sent with the caller's own commands; True
+    when it was given some (lost with it if it fails)."""
     event = status_event(job)
-    _publish({group: event for group in groups_for(job, new=new)}, f"job={job.id} status={job.status}", queue_pipeline)
+    groups = groups_for(job, new=new)
+    return _publish({group: event for group in groups}, f"job={job.id} status={job.status}", queue_pipeline)
 
 
-def publish_many(jobs: list[Job], *, new: bool = False) -> None:
+def publish_many(jobs: list[Job], *, new: bool = False, queue_pipeline=None) -> bool:
     """publish() for many jobs at once (a batch created, promoted, started by schedules,
     cancelled or retried together): one message per group, carrying all of its jobs'."""
     events_by_group: dict[str, dict] = {}
@@ -99,15 +101,17 @@ def publish_many(jobs: list[Job], *, new: bool = False) -> None:
         event = status_event(job)
         for group in groups_for(job, new=new):
             events_by_group.setdefault(group, {"type": STATUSES_EVENT, "events": []})["events"].append(event)
-    _publish(events_by_group, f"jobs={len(jobs)}")
+    return _publish(events_by_group, f"jobs={len(jobs)}", queue_pipeline)
 
 
-def _publish(events_by_group: dict[str, dict], what: str, queue_pipeline=None) -> None:
+def _publish(events_by_group: dict[str, dict], what: str, queue_pipeline=None) -> bool:
+    carried = False
     try:
         for address, publications in get_channel_layer().publications(events_by_group).items():
             if queue_pipeline is not None and address == settings.REDIS_URL:
                 for channel, message in publications:
                     queue_pipeline.publish(channel, message)
+                carried = True
                 continue
             with publish_client(address).pipeline(transaction=False) as pipe:
                 for channel, message in publications:
@@ -115,6 +119,7 @@ def _publish(events_by_group: dict[str, dict], what: str, queue_pipeline=None) -
                 pipe.execute()
     except Exception:
         log.warning("publish failed %s", what, exc_info=True)
+    return carried
 
 
 HEALTH_GROUP = "bespin.health"

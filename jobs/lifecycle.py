@@ -203,12 +203,21 @@ def promote_due_jobs(*, now=None, limit: int = 1000) -> list[Job]:
 
 
 def announce_many(jobs: list[Job], *, new: bool = False, enqueue=(), dequeue=()) -> None:
-    """Log committed changes of many jobs (`new`: just created), put `enqueue` on their
-    queues and take `dequeue` off, and publish the changes, one message per group."""
+    """Log committed changes of many jobs (`new`: just created), take `dequeue` off their
+    queues and put `enqueue` on, and publish the changes, one message per group: in the
+    enqueue's transaction when there is one, so that no worker announces a job running
+    before its change here is announced."""
     for job in jobs:
         log_change(job)
     if dequeue:
         queue.remove_entries(dequeue)
-    if enqueue:
-        queue.enqueue_jobs(enqueue)
-    events.publish_many(jobs, new=new)
+    if not enqueue:
+        events.publish_many(jobs, new=new)
+        return
+    carried = []
+    if not queue.enqueue_jobs(enqueue, also=partial(_publish_many, jobs, new, carried)) and any(carried):
+        events.publish_many(jobs, new=new)  # the failed enqueue took the publish with it
+
+
+def _publish_many(jobs: list[Job], new: bool, carried: list, pipeline) -> None:
+    carried.append(events.publish_many(jobs, new=new, queue_pipeline=pipeline))

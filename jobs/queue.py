@@ -111,11 +111,13 @@ def _push(pipe, jobs: list[Job]) -> None:
         pipe.rpush(queue.key, rq_job_id(job))
 
 
-def enqueue_job(job: Job, *, delay: float = 0, also: Callable | None = None) -> None:
+def enqueue_job(job: Job, *, delay: float = 0, also: Callable | None = None) -> bool:
     """Put the job on the queue (after `delay` seconds, through RQ's scheduler): one round
-    trip, which `also(pipeline)` may add the caller's own commands to (not with a delay). A
-    failure leaves the job `pending` in PostgreSQL, where the recovery sweep enqueues it
-    again."""
+    trip, which `also(pipeline)` may add the caller's own commands to (not with a delay).
+    False on a failure, which leaves the job `pending` in PostgreSQL, where the recovery
+    sweep enqueues it again; the caller's commands are lost with it."""
+    if also is not None and delay > 0:
+        raise ValueError("a delayed entry goes through RQ's scheduler: no commands can ride with it")
     try:
         if delay > 0:
             options = {**_options(job), "job_timeout": _timeout(job)}
@@ -128,19 +130,25 @@ def enqueue_job(job: Job, *, delay: float = 0, also: Callable | None = None) -> 
                 pipe.execute()
     except Exception:
         log.exception("enqueue failed job=%s; the recovery sweep will enqueue it again", job.id)
+        return False
+    return True
 
 
-def enqueue_jobs(jobs: list[Job]) -> None:
-    """Put jobs on their queues in one pipelined round trip; on a failure they stay
-    pending, for the recovery sweep, as with enqueue_job."""
+def enqueue_jobs(jobs: list[Job], *, also: Callable | None = None) -> bool:
+    """Put jobs on their queues in one round trip, with `also(pipeline)`'s commands; on a
+    failure (False) they stay pending, for the recovery sweep, as with enqueue_job."""
     if not jobs:
-        return
+        return True
     try:
         with queue_client().pipeline() as pipe:
             _push(pipe, jobs)
+            if also is not None:
+                also(pipe)
             pipe.execute()
     except Exception:
         log.exception("enqueue failed for %d jobs; the recovery sweep will enqueue them again", len(jobs))
+        return False
+    return True
 
 
 def remove_from_queue(job: Job) -> None:

@@ -35,7 +35,7 @@ def redis_round_trips(monkeypatch):
 
 
 def test_a_plain_job_is_one_insert_and_one_enqueue_then_two_updates(redis_round_trips):
-    creation.create_job(kind="random_text", params={"length": 1})  # RQ's first-use lookups
+    creation.create_job(kind="random_text", params={"length": 1})  # first-use connections
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as created:
         job = creation.create_job(kind="random_text", params={"length": 5})
@@ -69,13 +69,29 @@ def test_an_entry_is_what_rqs_own_enqueue_writes(redis_conn):
     """Bespin writes its entries itself, in one round trip: each field must be what RQ's
     `Queue.enqueue` writes for the same call, so that RQ's workers and tools read them."""
     job = creation.create_job(kind="random_text", params={"length": 5})
-    ours = redis_conn.hgetall(RQJob.key_for(queue.rq_job_id(job)))
-    redis_conn.delete(RQJob.key_for(queue.rq_job_id(job)), queue.queue_of(job).key)
-    options = {"job_id": queue.rq_job_id(job), "result_ttl": 0, "failure_ttl": queue.FAILURE_TTL}
-    queue.queue_of(job).enqueue(queue.TASK, str(job.id), job.attempt, job.type, job_timeout=60, **options)
-    theirs = redis_conn.hgetall(RQJob.key_for(queue.rq_job_id(job)))
+    key, rq_queue = RQJob.key_for(queue.rq_job_id(job)), queue.queue_of(job)
+
+    def written() -> tuple:
+        """The entry's hash, its time to live, the queue's list and the registry of queues."""
+        found = (
+            redis_conn.hgetall(key),
+            redis_conn.ttl(key),
+            rq_queue.job_ids,
+            redis_conn.smembers(rq_queue.redis_queues_keys),
+        )
+        redis_conn.delete(key, rq_queue.key, rq_queue.redis_queues_keys)
+        return found
+
+    ours = written()
+    options = {**queue._options(job), "job_timeout": queue._timeout(job)}
+    rq_queue.enqueue(queue.TASK, *queue._args(job), **options)
+    theirs = written()
     stamps = {b"created_at", b"enqueued_at"}
-    assert {k: v for k, v in ours.items() if k not in stamps} == {k: v for k, v in theirs.items() if k not in stamps}
-    assert stamps <= ours.keys()
+    assert stamps <= ours[0].keys()
+    assert {k: v for k, v in ours[0].items() if k not in stamps} == {
+        k: v for k, v in theirs[0].items() if k not in stamps
+    }
+    assert ours[1:] == theirs[1:] == (-1, [queue.rq_job_id(job)], {rq_queue.key.encode()})
+    redis_conn.hset(key, mapping=ours[0])
     fetched = RQJob.fetch(queue.rq_job_id(job), connection=redis_conn)
     assert (fetched.func_name, fetched.args, fetched.timeout) == (queue.TASK, (str(job.id), 1, "random_text"), 60)

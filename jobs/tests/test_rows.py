@@ -23,17 +23,17 @@ def _jobs(owner, schedule, later) -> list[Job]:
         Job(type="sleep", params={"seconds": 0.5, "note": "é ☃ \"quoted\""}, owner=owner, client=f"user:{owner.pk}",
             callback_url="https://example.com/hook?a=1", priority="high", status=JobStatus.SCHEDULED, run_at=later,
             schedule=schedule, result={"nested": [1, None, "x"]}, error="an error", attempt=2, progress=40,
-            worker_name="w-1", lost_count=1),
+            worker_name="w-1", lost_count=1, started_at=later - timedelta(seconds=3), finished_at=later),
         Job(type="random_text", params={}, result="plain text"),
     ]  # fmt: skip
 
 
 def _stored(ids) -> list[tuple]:
+    """The stored rows of `ids`, in the order of `ids`."""
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT {COLUMNS} FROM "jobs_job" WHERE id = ANY(%s)', [list(ids)])
-        found = cursor.fetchall()
-    by_id = dict(zip(ids, range(len(ids)), strict=True))
-    return [row for _, row in sorted(zip(ids, found, strict=True), key=lambda pair: by_id[pair[0]])]
+        cursor.execute(f'SELECT "id", {COLUMNS} FROM "jobs_job" WHERE id = ANY(%s)', [list(ids)])
+        found = {row[0]: row[1:] for row in cursor.fetchall()}
+    return [found[job_id] for job_id in ids]
 
 
 def _without_times(row: tuple) -> tuple:
@@ -45,7 +45,7 @@ def _without_times(row: tuple) -> tuple:
 def test_rows_written_here_are_those_the_orm_writes(write):
     owner = User.objects.create_user("rows-owner")
     schedule = Schedule.objects.create(owner=owner, name="nightly", cron="0 0 * * *", kind="random_text")
-    later = timezone.now() + timedelta(minutes=5)
+    later = timezone.now() + timedelta(minutes=5)  # one instant for both sets of rows
     theirs = Job.objects.bulk_create(_jobs(owner, schedule, later))
     expected = [_without_times(row) for row in _stored([job.id for job in theirs])]
     Job.objects.filter(id__in=[job.id for job in theirs]).delete()  # a schedule's tick is unique
