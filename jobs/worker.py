@@ -30,6 +30,7 @@ callback URLs, so that a slow receiver holds a sending thread, never this worker
 """
 
 import logging
+import signal
 import threading
 import time
 
@@ -133,6 +134,12 @@ class BespinWorker(EntryRunner, SimpleWorker):
         # RQ forks its scheduler here; threads are started after the fork, never before, so
         # the child cannot inherit a lock one of them held.
         super()._start_scheduler(burst, *args, **kwargs)
+        # RQ installs its signal handlers only once this returns; until then SIGTERM ends the
+        # process at once, which after the first heartbeat below would leave it behind. A stop
+        # asked meanwhile is kept for RQ's loop, which leaves at its first turn, as for any
+        # warm shutdown (RQ's own handler would raise out of here, past its teardown).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._stop_before_the_loop)
         threads = ((self._beat, "bespin-heartbeat"), (self._sweep, "bespin-recovery"), (self._clock, "bespin-clock"))
         for target, name in threads:
             # Each is handed this run's stop event: a thread left stuck in a call to a Redis
@@ -142,6 +149,10 @@ class BespinWorker(EntryRunner, SimpleWorker):
             self._bespin_threads.append(thread)
         if not burst:  # a burst worker leaves once the queue is empty: no time to send in
             self._bespin_threads += Sender(stop=self._bespin_stop).start()
+
+    def _stop_before_the_loop(self, signum, frame):
+        self._bespin_stop_asked = True
+        self._stop_requested = True
 
     def execute_job(self, job, queue):
         lease = None

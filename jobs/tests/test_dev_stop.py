@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from rq.worker import Worker
 
 from conftest import ROOT, process_env
 from jobs import creation, heartbeats
@@ -98,6 +99,13 @@ class Dev:
         # The server, the worker and the worker's scheduler at least.
         assert len(self.family - {self.process.pid}) >= 3, self.log()
 
+    def heartbeats(self, redis_conn) -> dict[str, int]:
+        """The workers with a heartbeat in Redis, by name, and the pid each registered with RQ."""
+        names = [name.decode() for name in redis_conn.zrange(heartbeats.WORKERS_KEY, 0, -1)]
+        return {
+            name: int(redis_conn.hget(f"{Worker.redis_worker_namespace_prefix}{name}", "pid") or 0) for name in names
+        }
+
     def ctrl_c(self) -> None:
         os.killpg(self.process.pid, signal.SIGINT)
 
@@ -163,11 +171,13 @@ def test_the_server_and_the_worker_run_out_of_reach_of_the_terminals_ctrl_c(dev,
 
 def test_ctrl_c_stops_the_server_and_the_worker_and_run_sh_returns(dev, redis_conn):
     dev.wait_until_running(redis_conn)
+    (name,) = [name for name, pid in dev.heartbeats(redis_conn).items() if pid == dev.worker]
     dev.ctrl_c()
     assert dev.wait(60) == 128 + signal.SIGINT
     assert alive(dev.family) == set()
-    # A clean stop: the worker took its heartbeat with it.
-    assert redis_conn.zcard(heartbeats.WORKERS_KEY) == 0
+    # A clean stop: the worker took its heartbeat with it. (Named, since Redis is shared by
+    # every test: the heartbeats left show which process wrote them.)
+    assert name not in dev.heartbeats(redis_conn), dev.heartbeats(redis_conn)
     assert "stopping Bespin" in dev.log()
 
 
