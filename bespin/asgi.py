@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from bespin import gctune  # noqa: E402
 from bespin.bodylimit import guard_daphne  # noqa: E402
 from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
 from bespin.wsprotocol import defer_config_dump  # noqa: E402
@@ -41,3 +42,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+# What start-up built lives as long as the process: the collector need not walk it again.
+gctune.settle()
