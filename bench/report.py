@@ -227,23 +227,34 @@ def _pages_table(pages: dict | None) -> list[str]:
 
 
 def _cpu_table(results: dict) -> list[str]:
-    """CPU milliseconds per job by process, for the two throughput runs."""
+    """CPU milliseconds per job by process: the throughput runs, and the sequential jobs of
+    the end-to-end figure."""
     thr, raw = results["throughput"], results["raw_throughput"]
-    groups = sorted(set(thr["cpu"]["cpu"]) | set(raw["cpu"]["cpu"]))
-    per = max(thr["completed"], 1), max(raw["completed"], 1)
-    rows = [
-        f"| {group} | {thr['cpu']['cpu'].get(group, 0) * 1000 / per[0]:.2f} | "
-        f"{raw['cpu']['cpu'].get(group, 0) * 1000 / per[1]:.2f} |"
-        for group in groups
-    ]
-    total = _cpu_per_job(thr), _cpu_per_job(raw)
+    runs = [(thr, raw, max(thr["completed"], 1), max(raw["completed"], 1))]
+    latency, raw_latency = results.get("latency", {}), results.get("raw_latency", {})
+    if "cpu" in latency and "cpu" in raw_latency:
+        runs.append((latency, raw_latency, latency["runs"], raw_latency["runs"]))
+    groups = sorted({group for run in runs for side in run[:2] for group in side["cpu"]["cpu"]})
+    header = "| process | Bespin | raw RQ |" + (" Bespin, one at a time | raw RQ, one at a time |" if len(runs) > 1 else "")
+
+    def cells(group: str) -> str:
+        return " | ".join(
+            f"{bespin['cpu']['cpu'].get(group, 0) * 1000 / per:.2f} | {rq['cpu']['cpu'].get(group, 0) * 1000 / rq_per:.2f}"
+            for bespin, rq, per, rq_per in runs
+        )
+
+    totals = " | ".join(
+        f"**{sum(bespin['cpu']['cpu'].values()) * 1000 / per:.2f}** | **{sum(rq['cpu']['cpu'].values()) * 1000 / rq_per:.2f}**"
+        for bespin, rq, per, rq_per in runs
+    )
     return [
-        "CPU per job during the throughput runs (ms of CPU, from /proc; redis-server is shared with other users):",
+        "CPU per job (ms of CPU, from /proc; redis-server is shared with other users): during the "
+        "throughput runs, and during the end-to-end figure's jobs run one at a time:",
         "",
-        "| process | Bespin | raw RQ |",
-        "|---|---|---|",
-        *rows,
-        f"| **total** | **{total[0]:.2f}** | **{total[1]:.2f}** |",
+        header,
+        "|---|---|---|" + ("---|---|" if len(runs) > 1 else ""),
+        *(f"| {group} | {cells(group)} |" for group in groups),
+        f"| **total** | {totals} |",
     ]
 
 

@@ -95,10 +95,18 @@ def measure_all(stack: Stack, config: dict) -> dict:
     step("queries per job (bench/queries.py)")
     results["queries"] = query_probe(stack)
 
+    # Each side's CPU by process over its sequential jobs, after their warm-up: one job at a
+    # time on two cores, the end-to-end figure follows how much CPU a job costs in all.
     step(f"end-to-end latency: raw RQ, {samples} sequential jobs")
-    results["raw_latency"] = measure.raw_latency(stack.redis, samples=samples, warmup=warmup)
+    measure.raw_latency(stack.redis, samples=0, warmup=warmup)
+    meter = measure.CpuMeter(stack).start()
+    results["raw_latency"] = measure.raw_latency(stack.redis, samples=samples, warmup=0)
+    results["raw_latency"].update(cpu=meter.stop(), runs=samples)
     step(f"end-to-end latency: Bespin on Daphne, {samples} sequential jobs")
-    results["latency"] = run_async(measure.bespin_latency(daphne, samples=samples, warmup=warmup))
+    run_async(measure.bespin_latency(daphne, samples=0, warmup=warmup))
+    meter = measure.CpuMeter(stack).start()
+    results["latency"] = run_async(measure.bespin_latency(daphne, samples=samples, warmup=0))
+    results["latency"].update(cpu=meter.stop(), runs=samples)
 
     step(f"throughput: raw RQ, {jobs} jobs from {clients} clients, {workers} SimpleWorkers")
     results["raw_throughput"] = measure.raw_throughput(stack, jobs=jobs, clients=clients, time_limit=limit)
