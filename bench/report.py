@@ -230,31 +230,25 @@ def _cpu_table(results: dict) -> list[str]:
     """CPU milliseconds per job by process: the throughput runs, and the sequential jobs of
     the end-to-end figure."""
     thr, raw = results["throughput"], results["raw_throughput"]
-    runs = [(thr, raw, max(thr["completed"], 1), max(raw["completed"], 1))]
+    runs = [(thr, max(thr["completed"], 1)), (raw, max(raw["completed"], 1))]
+    header = "| process | Bespin | raw RQ |"
     latency, raw_latency = results.get("latency", {}), results.get("raw_latency", {})
     if "cpu" in latency and "cpu" in raw_latency:
-        runs.append((latency, raw_latency, latency["runs"], raw_latency["runs"]))
-    groups = sorted({group for run in runs for side in run[:2] for group in side["cpu"]["cpu"]})
-    header = "| process | Bespin | raw RQ |" + (" Bespin, one at a time | raw RQ, one at a time |" if len(runs) > 1 else "")
+        runs += [(latency, latency["runs"]), (raw_latency, raw_latency["runs"])]
+        header += " Bespin, one at a time | raw RQ, one at a time |"
+    groups = sorted({group for run, _ in runs for group in run["cpu"]["cpu"]})
 
-    def cells(group: str) -> str:
-        return " | ".join(
-            f"{bespin['cpu']['cpu'].get(group, 0) * 1000 / per:.2f} | {rq['cpu']['cpu'].get(group, 0) * 1000 / rq_per:.2f}"
-            for bespin, rq, per, rq_per in runs
-        )
+    def row(name: str, per_run) -> str:
+        return f"| {name} | " + " | ".join(per_run(run["cpu"]["cpu"], jobs) for run, jobs in runs) + " |"
 
-    totals = " | ".join(
-        f"**{sum(bespin['cpu']['cpu'].values()) * 1000 / per:.2f}** | **{sum(rq['cpu']['cpu'].values()) * 1000 / rq_per:.2f}**"
-        for bespin, rq, per, rq_per in runs
-    )
     return [
         "CPU per job (ms of CPU, from /proc; redis-server is shared with other users): during the "
-        "throughput runs, and during the end-to-end figure's jobs run one at a time:",
+        "throughput runs" + (", and during the end-to-end figure's jobs run one at a time:" if len(runs) > 2 else ":"),
         "",
         header,
-        "|---|---|---|" + ("---|---|" if len(runs) > 1 else ""),
-        *(f"| {group} | {cells(group)} |" for group in groups),
-        f"| **total** | {totals} |",
+        "|---" * (len(runs) + 1) + "|",
+        *(row(group, lambda cpu, jobs, group=group: f"{cpu.get(group, 0) * 1000 / jobs:.2f}") for group in groups),
+        row("**total**", lambda cpu, jobs: f"**{sum(cpu.values()) * 1000 / jobs:.2f}**"),
     ]
 
 

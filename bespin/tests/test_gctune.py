@@ -19,7 +19,8 @@ PROBE = (
 
 def test_importing_the_asgi_application_freezes_start_up_and_raises_the_young_threshold():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bespin.settings"}
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-c", PROBE]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     # Django, DRF, Channels and the application's modules: tens of thousands of objects.

@@ -1,13 +1,19 @@
+import signal
+import threading
+
 import pytest
 from django.db import DatabaseError
 from rq.job import Job as RQJob
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from jobs import creation, events, lifecycle, queue, runner
+from conftest import signal_handlers_kept
+from jobs import creation, events, heartbeats, lifecycle, queue, runner
+from jobs import worker as worker_module
 from jobs.kinds import random_text
 from jobs.models import JobStatus
 from jobs.queue import rq_job_id
 from jobs.tests.listening import messages_during
+from jobs.worker import BespinWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,3 +118,34 @@ def test_long_text_reports_progress_to_watchers(run_worker, monkeypatch):
     assert len(progress) >= 5
     assert progress == sorted(progress)
     assert len(messages[-1]["result"].split(" ")) == 100_000
+
+
+def test_a_stop_asked_while_the_worker_starts_its_threads_leaves_before_any_job(queue, monkeypatch):
+    """SIGTERM just after the heartbeat thread starts, before RQ installs its own handlers
+    (`manage.py rqworker` stopped as it starts): a warm stop that runs no job and takes the
+    heartbeat along, not the default action, which would end the process with its heartbeat
+    left behind for the sweep to judge it lost."""
+    job = creation.create_job(kind="random_text", params={"length": 3})
+    started = []
+
+    class SignalledOnFirstStart(threading.Thread):
+        def start(self):
+            super().start()
+            started.append(self.name)
+            if len(started) == 1:
+                signal.raise_signal(signal.SIGTERM)  # handled in this thread, before the next line
+
+    monkeypatch.setattr(worker_module.threading, "Thread", SignalledOnFirstStart)
+    default_action = []
+    worker = BespinWorker([queue], connection=queue.connection)
+    with signal_handlers_kept():
+        # Stands for the default action, which would end the test process.
+        signal.signal(signal.SIGTERM, lambda signum, frame: default_action.append(signum))
+        worked = worker.work(burst=True, logging_level="WARNING")
+    assert started and started[0] == "bespin-heartbeat"
+    assert default_action == []
+    assert worked is False
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING
+    assert rq_job_id(job) in queue.get_job_ids()
+    assert queue.connection.zscore(heartbeats.WORKERS_KEY, worker.name) is None
