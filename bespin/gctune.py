@@ -5,9 +5,9 @@ now and then every object the process holds: a Daphne process holds about 127,00
 DRF, Twisted and autobahn are imported, and about 150,000 under load. Measured here under
 WebSockets opened and jobs created one after another (about 8,400 requests), the collector
 took 0.13–0.18 ms of Daphne's CPU per request, with pauses of up to 120–180 ms. Frozen after
-start-up, the objects loaded at import are never walked again, and with a larger first
-threshold most of a request's short-lived objects are freed by reference counting before a
-collection sees them: 0.05–0.07 ms per request, pauses of at most 40–95 ms.
+start-up, the objects loaded at import are never walked again, and a larger first threshold
+makes far fewer collections (85 young, 7 middle and no full one, against about 1,270, 115
+and 9): 0.05–0.07 ms per request, pauses of at most 40–95 ms.
 """
 
 import gc
