@@ -1,5 +1,6 @@
 import signal
 import threading
+import types
 
 import pytest
 from django.db import DatabaseError
@@ -135,7 +136,9 @@ def test_a_stop_asked_while_the_worker_starts_its_threads_leaves_before_any_job(
             if len(started) == 1:
                 signal.raise_signal(signal.SIGTERM)  # handled in this thread, before the next line
 
-    monkeypatch.setattr(worker_module.threading, "Thread", SignalledOnFirstStart)
+    # Only the worker's own threads: every other thread of the process starts as usual.
+    worker_threading = types.SimpleNamespace(Thread=SignalledOnFirstStart, Event=threading.Event, Lock=threading.Lock)
+    monkeypatch.setattr(worker_module, "threading", worker_threading)
     default_action = []
     worker = BespinWorker([queue], connection=queue.connection)
     with signal_handlers_kept():
