@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from bespin import outages
 from webhooks import config, ratelimit
 from webhooks import headers as h
 from webhooks.config import SourceConfig, TriggerRule
@@ -60,6 +61,9 @@ def verify_deliveries(*, requests: Sequence[Mapping]) -> list[Delivery | Rejecte
                 verified.append((index, source, _verified(source, request["headers"], request["body"])))
             except Rejected as refused:
                 unverified.append((index, source, refused))
+            except Exception as exc:
+                # Whatever else fails fails this delivery alone, never the batch it came in.
+                unverified.append((index, source, internal_error(exc, source=source.name)))
     over_rate, over_junk = ratelimit.spend(
         verified=[source for _, source, _ in verified],
         unverified=[(source, requests[index].get("address", "")) for index, source, _ in unverified],
@@ -93,6 +97,15 @@ def _verified(source: SourceConfig, headers: Mapping[str, str], body: bytes) -> 
 def _counted(source: SourceConfig, request: Mapping, rejection: Rejected) -> Rejected:
     record_rejection(source=source.name, rejection=rejection, headers=request["headers"], body=request["body"])
     return rejection
+
+
+def internal_error(exc: Exception, *, source: str) -> Rejected:
+    """A delivery that met a fault of the server's: logged with its traceback and answered
+    500 on its own. An outage (PostgreSQL or Redis down) is everyone's, so it goes on up."""
+    if outages.unavailable_part(exc) is not None:
+        raise exc
+    log.error("webhook_delivery_failed source=%s", source, exc_info=exc)
+    return Rejected(Reason.INTERNAL_ERROR, "internal server error")
 
 
 def too_large() -> Rejected:

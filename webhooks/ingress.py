@@ -53,7 +53,7 @@ def _refused(rejection: Rejected) -> Answer:
 def answer_deliveries(requests: list[dict]) -> list[Answer]:
     """The answer to each delivery (`source_name`, `headers`, `body`): 201 with a new receipt,
     200 with the first one for a redelivery, or the rejection. The verified ones are stored
-    together."""
+    together; whatever goes wrong with one delivery is its answer alone."""
     answers: list[Answer | None] = [None] * len(requests)
     verified: list[tuple[int, ingestion.Delivery]] = []
     for index, outcome in enumerate(ingestion.verify_deliveries(requests=requests)):
@@ -63,6 +63,9 @@ def answer_deliveries(requests: list[dict]) -> list[Answer]:
             verified.append((index, outcome))
     stored = receipts.record_deliveries(deliveries=[delivery for _, delivery in verified])
     for (index, _), accepted in zip(verified, stored, strict=True):
+        if isinstance(accepted, Rejected):
+            answers[index] = _refused(accepted)
+            continue
         data = {
             "id": str(accepted.receipt_id),
             "event": accepted.event,

@@ -14,12 +14,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from bespin import outages
 from bespin.redis import counters_client
 from jobs import creation
 from webhooks import config, counters
 from webhooks.config import TriggerRule
-from webhooks.ingestion import Delivery
+from webhooks.ingestion import Delivery, internal_error
 from webhooks.models import WebhookReceipt
+from webhooks.rejections import Rejected
 
 log = logging.getLogger("bespin.webhooks")
 
@@ -32,16 +34,17 @@ class Accepted:
     created: bool  # False for a redelivery: the receipt is the first delivery's
 
 
-def record_deliveries(*, deliveries: Sequence[Delivery]) -> list[Accepted]:
+def record_deliveries(*, deliveries: Sequence[Delivery]) -> list[Accepted | Rejected]:
     """Store verified deliveries once per (source, delivery id), each with the job its trigger
-    starts, and answer each: the new receipt, or the first one for a redelivery.
+    starts, and answer each: the new receipt, or the first one for a redelivery, or (for a
+    delivery the server failed to store) the error that is its alone.
 
     Deliveries without a trigger go in one INSERT (the ingress hands over all that arrived
     while the previous batch was being stored). A triggered one goes in its own
     transaction with its job. Under a race an insert waits for the other to commit and then
     gets the first row back, so identical deliveries arriving together store one receipt.
     """
-    answers: dict[tuple[str, str], Accepted] = {}
+    answers: dict[tuple[str, str], Accepted | Rejected] = {}
     plain: dict[tuple[str, str], Delivery] = {}
     for delivery in deliveries:
         if delivery.key in answers or delivery.key in plain:
@@ -49,18 +52,37 @@ def record_deliveries(*, deliveries: Sequence[Delivery]) -> list[Accepted]:
         if delivery.trigger is None:
             plain[delivery.key] = delivery
         else:
-            answers[delivery.key] = _record_triggered(delivery)
+            try:
+                answers[delivery.key] = _record_triggered(delivery)
+            except Exception as exc:
+                answers[delivery.key] = internal_error(exc, source=delivery.source)
     if plain:
-        answers.update(_insert_receipts(list(plain.values())))
+        answers.update(_insert_plain(list(plain.values())))
     results, seen = [], set()
     for delivery in deliveries:
         accepted = answers[delivery.key]
-        if delivery.key in seen and accepted.created:
+        if delivery.key in seen and isinstance(accepted, Accepted) and accepted.created:
             accepted = replace(accepted, created=False)
         seen.add(delivery.key)
         results.append(accepted)
-    _count_stored([delivery.source for delivery, accepted in zip(deliveries, results, strict=True) if accepted.created])
+    _count_stored([d.source for d, a in zip(deliveries, results, strict=True) if isinstance(a, Accepted) and a.created])
     return results
+
+
+def _insert_plain(deliveries: list[Delivery]) -> dict[tuple[str, str], Accepted | Rejected]:
+    try:
+        return _insert_receipts(deliveries)
+    except Exception as exc:
+        if len(deliveries) == 1:
+            return {deliveries[0].key: internal_error(exc, source=deliveries[0].source)}
+        if outages.unavailable_part(exc) is not None:
+            raise
+    # One row failed the batch's INSERT (autocommit: nothing of it was stored). Each goes
+    # again on its own, so that only that one fails.
+    answers = {}
+    for delivery in deliveries:
+        answers.update(_insert_plain([delivery]))
+    return answers
 
 
 def _count_stored(sources: list[str]) -> None:

@@ -32,6 +32,8 @@ class Reason:
     NO_ACTIVE_SECRET = "no_active_secret"
     TIMESTAMP_OUT_OF_TOLERANCE = "timestamp_out_of_tolerance"
     NOT_JSON_OBJECT = "not_json_object"
+    # A fault of the server's that only this delivery met; logged with its traceback.
+    INTERNAL_ERROR = "internal_error"
 
 
 STATUS = {
@@ -46,6 +48,7 @@ STATUS = {
     Reason.NO_ACTIVE_SECRET: 401,
     Reason.TIMESTAMP_OUT_OF_TOLERANCE: 401,
     Reason.NOT_JSON_OBJECT: 400,
+    Reason.INTERNAL_ERROR: 500,
 }
 
 

@@ -24,6 +24,7 @@ from webhooks.signatures import (
     clean_event,
     default_event,
     header_bytes,
+    parse_timestamp,
     require_keys,
 )
 
@@ -40,11 +41,7 @@ class BespinScheme(Scheme):
     @staticmethod
     def _timestamp(headers) -> int | None:
         raw = (headers.get(h.TIMESTAMP) or "").strip()
-        if not raw:
-            return None
-        if not raw.isascii() or not raw.isdigit():
-            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.TIMESTAMP} must be unix seconds")
-        return int(raw)
+        return parse_timestamp(raw, h.TIMESTAMP) if raw else None
 
     def verify(self, *, body, headers, keys, tolerance, now):
         value = (headers.get(h.SIGNATURE) or "").strip()
@@ -72,8 +69,9 @@ class BespinScheme(Scheme):
 
     def delivery_id(self, *, headers, payload, body):
         # A timestamped delivery sent again later is a new one; the same one replayed is not.
-        timestamp = (headers.get(h.TIMESTAMP) or "").strip()
-        return body_hash(f"{timestamp}.".encode() + body if timestamp else body)
+        # The id hashes the number that was signed, not the header's spelling of it.
+        timestamp = self._timestamp(headers)
+        return body_hash(body if timestamp is None else f"{timestamp}.".encode() + body)
 
 
 class GitHubScheme(Scheme):
@@ -141,12 +139,12 @@ class StripeScheme(_TypedEvents):
                 timestamps.append(field)
             elif name == "v1":
                 signatures.append(header_bytes(field.strip().lower()))
-        if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
+        if len(timestamps) != 1:
             raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STRIPE_SIGNATURE} needs exactly one t=<unix seconds>")
+        timestamp = parse_timestamp(timestamps[0], f"{h.STRIPE_SIGNATURE}'s t=")
         if not signatures:
             raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STRIPE_SIGNATURE} carries no v1= signature")
         require_keys(keys)
-        timestamp = int(timestamps[0])
         signed = f"{timestamp}.".encode() + body
         expected = [hmac.new(key, signed, hashlib.sha256).hexdigest().encode() for key in keys]
         if not any_matches(expected, signatures):
@@ -182,9 +180,7 @@ class StandardScheme(_TypedEvents):
             if not (headers.get(name) or "").strip():
                 raise Rejected(Reason.MISSING_SIGNATURE, f"missing {name} header")
         message_id = headers[h.STANDARD_ID].strip()
-        raw_timestamp = headers[h.STANDARD_TIMESTAMP].strip()
-        if not raw_timestamp.isascii() or not raw_timestamp.isdigit():
-            raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STANDARD_TIMESTAMP} must be unix seconds")
+        timestamp = parse_timestamp(headers[h.STANDARD_TIMESTAMP].strip(), h.STANDARD_TIMESTAMP)
         signatures = []
         for item in headers[h.STANDARD_SIGNATURE].split():
             version, _, signature = item.partition(",")
@@ -193,7 +189,6 @@ class StandardScheme(_TypedEvents):
         if not signatures:
             raise Rejected(Reason.MALFORMED_SIGNATURE, f"{h.STANDARD_SIGNATURE} carries no v1,<base64> signature")
         require_keys(keys)
-        timestamp = int(raw_timestamp)
         signed = f"{message_id}.{timestamp}.".encode("utf-8", errors="replace") + body
         expected = [base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()) for key in keys]
         if not any_matches(expected, signatures):

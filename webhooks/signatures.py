@@ -34,6 +34,24 @@ def require_keys(keys: Sequence[bytes]) -> None:
         raise Rejected(Reason.NO_ACTIVE_SECRET, "this source has no active secret: nothing can verify")
 
 
+# Unix seconds up to the year 33658: far more than a clock can be off, and short enough that
+# no parser is asked for a number it refuses (Python's int() stops at 4,300 digits).
+MAX_TIMESTAMP_DIGITS = 12
+
+
+def parse_timestamp(raw: str, header: str) -> int:
+    """A signed timestamp as unix seconds, written canonically: ASCII digits without leading
+    zeros. `0<t>` would sign the same number as `<t>` and yet look like a new delivery."""
+    if (
+        not raw.isascii()
+        or not raw.isdigit()
+        or len(raw) > MAX_TIMESTAMP_DIGITS
+        or (raw.startswith("0") and raw != "0")
+    ):
+        raise Rejected(Reason.MALFORMED_SIGNATURE, f"{header} must be unix seconds (digits, no leading zeros)")
+    return int(raw)
+
+
 def check_timestamp(timestamp: int, *, tolerance: int, now: float) -> None:
     if tolerance and abs(now - timestamp) > tolerance:
         raise Rejected(
