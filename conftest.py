@@ -26,8 +26,8 @@ from redis import Redis
 from rest_framework.test import APIClient
 
 from jobs import events
-from jobs.queue import QUEUE_NAME
-from jobs.worker import BespinWorker
+from jobs.execution.queue import QUEUE_NAME
+from jobs.execution.worker import BespinWorker
 
 
 def pytest_configure(config):

@@ -314,7 +314,7 @@ class WorkersSuspended:
 
     def __enter__(self):
         suspend(self.stack.redis)
-        # Workers look for a suspension twice a second (jobs.worker).
+        # Workers look for a suspension twice a second (jobs.execution.worker).
         time.sleep(0.8)
         return self
 

@@ -1,8 +1,8 @@
 """The SQL one job costs: `python -m bench.queries` (run by run.py against the scratch
 database, with a Redis database no worker reads, so the probe job is run here only).
 
-Creates a random_text job through `jobs.creation.create_job` as the API does, then runs it
-through `jobs.tasks.run_job` as a worker does, and prints every statement each side sent
+Creates a random_text job through `jobs.services.creation.create_job` as the API does, then runs it
+through `jobs.execution.entrypoint.run_job` as a worker does, and prints every statement each side sent
 as JSON. Pool check-outs and their health checks are not statements Django sees; they
 are counted separately from psycopg_pool's own statistics.
 """
@@ -17,7 +17,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from jobs import creation, tasks  # noqa: E402
+from jobs.execution import entrypoint  # noqa: E402
+from jobs.services import creation  # noqa: E402
 
 
 def capture(work) -> tuple[list[str], dict]:
@@ -45,7 +46,7 @@ def main() -> None:
         job = creation.create_job(kind="random_text", params={"length": 100})
 
     create_sql, create_pool = capture(create)
-    run_sql, run_pool = capture(lambda: tasks.run_job(str(job.id)))
+    run_sql, run_pool = capture(lambda: entrypoint.run_job(str(job.id)))
     job.refresh_from_db()
     print(json.dumps({
         "status": job.status,

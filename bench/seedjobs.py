@@ -2,7 +2,7 @@
 
 Inserts N pending random_text jobs through the Job model (bulk, not enqueued) and prints
 their ids as JSON; once every socket is open, run.py writes "go" on stdin and this process
-cancels each job through `jobs.lifecycle.cancel_job`, the service the cancel endpoint calls,
+cancels each job through `jobs.services.lifecycle.cancel_job`, the service the cancel endpoint calls,
 from a few threads: a conditional UPDATE and a publish per job, so every socket must
 receive its `cancelled`.
 The workers stay suspended meanwhile. Running 5,000 jobs instead would measure the workers
@@ -22,8 +22,9 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from jobs import kinds, lifecycle  # noqa: E402
+from jobs import kinds  # noqa: E402
 from jobs.models import Job  # noqa: E402
+from jobs.services import lifecycle  # noqa: E402
 
 CANCEL_THREADS = 6
 

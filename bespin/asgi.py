@@ -1,4 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels. The parts that live in
+apps are named in settings (ASGI_HTTP_MIDDLEWARE, ASGI_WEBSOCKET_URLPATTERNS), as Django's
+own middleware and URLs are: the project imports no app."""
 
 import os
 
@@ -10,14 +12,13 @@ django_wsgi_app = get_wsgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
 
-from bespin import gctune  # noqa: E402
-from bespin.bodylimit import guard_daphne  # noqa: E402
-from bespin.wsgi_bridge import ThreadedWsgi  # noqa: E402
-from bespin.wsprotocol import defer_config_dump  # noqa: E402
-from bespin.wssession import SessionCookieMiddleware  # noqa: E402
-from jobs.routing import websocket_urlpatterns  # noqa: E402
-from webhooks.ingress import WebhookIngress, count_too_large  # noqa: E402
+from bespin.server import gctune  # noqa: E402
+from bespin.server.bodylimit import guard_daphne  # noqa: E402
+from bespin.server.wsgi_bridge import ThreadedWsgi  # noqa: E402
+from bespin.server.wsprotocol import defer_config_dump  # noqa: E402
+from bespin.server.wssession import SessionCookieMiddleware  # noqa: E402
 
 
 class BrowserOriginValidator(OriginValidator):
@@ -28,17 +29,31 @@ class BrowserOriginValidator(OriginValidator):
         return parsed_origin is None or super().valid_origin(parsed_origin)
 
 
-# Under Daphne, request bodies are bounded before Twisted buffers them (bespin/bodylimit.py).
-guard_daphne(on_refused=count_too_large)
+# In front of Django, the first listed outermost: each answers what is its own (webhook
+# deliveries) and hands every other request on.
+http_middleware = [import_string(path) for path in settings.ASGI_HTTP_MIDDLEWARE]
+
+
+def body_refused(path: str, headers: dict, head: bytes) -> None:
+    """A body Daphne refused as too large: each middleware that wants to know is told."""
+    for middleware in http_middleware:
+        if hasattr(middleware, "body_refused"):
+            middleware.body_refused(path, headers, head)
+
+
+# Under Daphne, request bodies are bounded before Twisted buffers them (bespin/server/bodylimit.py).
+guard_daphne(on_refused=body_refused)
 defer_config_dump()
 
+http = ThreadedWsgi(django_wsgi_app)  # Django, as WSGI in a pool of threads (bespin/server/wsgi_bridge.py)
+for middleware in reversed(http_middleware):
+    http = middleware(http)
 application = ProtocolTypeRouter(
     {
-        # Webhook deliveries are answered by the ingress; every other request by Django,
-        # as WSGI in a pool of threads (see bespin/wsgi_bridge.py for why).
-        "http": WebhookIngress(ThreadedWsgi(django_wsgi_app)),
+        "http": http,
         "websocket": BrowserOriginValidator(
-            SessionCookieMiddleware(URLRouter(websocket_urlpatterns)), settings.ALLOWED_HOSTS
+            SessionCookieMiddleware(URLRouter(import_string(settings.ASGI_WEBSOCKET_URLPATTERNS))),
+            settings.ALLOWED_HOSTS,
         ),
     }
 )

@@ -14,7 +14,7 @@ IGNORED = ["CVS", ".*", "*~"]
 @register(Tags.staticfiles, deploy=True)
 def check_collected_static(app_configs, **kwargs):
     """A manifest storage without a manifest, or with one older than the files, still serves
-    every page (bespin/staticfiles.py), but from the source tree: say so before deploying."""
+    every page (bespin/server/staticfiles.py), but from the source tree: say so before deploying."""
     if settings.DEBUG:
         return []
     # A new instance, so that the manifest is read as it is on disk now.
@@ -66,7 +66,7 @@ HOST_TUNING = {"socket_timeout", "socket_connect_timeout", "socket_keepalive", "
 def check_channel_layer(app_configs, **kwargs):
     """Status changes are published straight to the layer's Redis (jobs.events), found by
     each host's URL, as the PUBLISHes Bespin's pub/sub layer says a group send makes."""
-    from bespin.channel_layer import PubSubChannelLayer
+    from bespin.server.channel_layer import PubSubChannelLayer
 
     layer = settings.CHANNEL_LAYERS.get("default", {})
     errors = []
@@ -78,7 +78,7 @@ def check_channel_layer(app_configs, **kwargs):
     if not usable:
         errors.append(
             Error(
-                f"CHANNEL_LAYERS['default'] must use bespin.channel_layer.PubSubChannelLayer, not {backend!r}",
+                f"CHANNEL_LAYERS['default'] must use bespin.server.channel_layer.PubSubChannelLayer, not {backend!r}",
                 id="bespin.E002",
             )
         )

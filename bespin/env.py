@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
-from bespin.durations import parse_duration
+from bespin.lib.durations import parse_duration
 
 _TRUE = {"1", "true", "on"}
 _FALSE = {"0", "false", "off", ""}

@@ -63,14 +63,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "bespin.apps.BespinConfig",
+    "accounts",
     "jobs",
+    "schedules",
     "webhooks",
     "callbacks",
+    "ops",
 ]
 
 MIDDLEWARE = [
     # First, so that a PostgreSQL or Redis outage anywhere below answers 503, never 500.
-    "bespin.outages.OutageMiddleware",
+    "bespin.lib.outages.OutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,6 +86,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "bespin.urls"
 ASGI_APPLICATION = "bespin.asgi.application"
+# What bespin.asgi takes from the apps: ASGI middleware in front of Django's HTTP handling
+# (webhook deliveries are answered there) and the WebSockets' URLs.
+ASGI_HTTP_MIDDLEWARE = ["webhooks.endpoint.WebhookIngress"]
+ASGI_WEBSOCKET_URLPATTERNS = "jobs.routing.websocket_urlpatterns"
 WSGI_APPLICATION = "bespin.wsgi.application"
 
 TEMPLATES = [
@@ -106,7 +113,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         # No health check on each check-out (a SELECT 1 round trip per request and per job):
         # a connection that broke while pooled fails its first query, which answers 503
-        # (bespin.outages), and psycopg's pool drops it when it comes back.
+        # (bespin.lib.outages), and psycopg's pool drops it when it comes back.
         env_str("DATABASE_URL", "postgres:///bespin"),
         conn_max_age=0,
         conn_health_checks=False,
@@ -134,12 +141,12 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         # Redis pub/sub: a status change is one PUBLISH per group, delivered at once to the
-        # servers that have a watcher in it (bespin/channel_layer.py). The core layer costs two more round trips per
-        # group (its membership sorted set), and polls one Redis queue per server process
+        # servers that have a watcher in it (bespin/server/channel_layer.py). The core layer
+        # costs two more round trips per group (its membership sorted set), and polls one Redis queue per server process
         # that dropped updates past its capacity with thousands of sockets (docs/BENCHMARKS.md).
         # Either way a message is lost if Redis is down as it is sent; a WebSocket sends the
         # job's current state on connect, so a client that reconnects catches up.
-        "BACKEND": "bespin.channel_layer.PubSubChannelLayer",
+        "BACKEND": "bespin.server.channel_layer.PubSubChannelLayer",
         "CONFIG": {
             # A read timeout longer than any wait, and a pool that waits rather than raising
             # (redis-py 8 caps a pool at 100 connections by default).
@@ -154,13 +161,13 @@ CHANNEL_LAYERS = {
 }
 
 # One queue per job priority. A worker started on `default` (`manage.py rqworker default`, as
-# deployments run it) serves all three, high first (jobs.worker.BespinWorker).
+# deployments run it) serves all three, high first (jobs.execution.worker.BespinWorker).
 RQ_QUEUES = {
     "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
     "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
-RQ = {"WORKER_CLASS": "jobs.worker.BespinWorker"}
+RQ = {"WORKER_CLASS": "jobs.execution.worker.BespinWorker"}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -186,8 +193,8 @@ STORAGES = {
     "staticfiles": {
         # Hashed names from collectstatic's manifest, and the source file's own name for what
         # the manifest lacks (not collected, or collected before the file existed): a server
-        # started without `make build` serves every page, never a 500 (bespin/staticfiles.py).
-        "BACKEND": "bespin.staticfiles.ManifestOrSourceStorage"
+        # started without `make build` serves every page, never a 500 (bespin/server/staticfiles.py).
+        "BACKEND": "bespin.server.staticfiles.ManifestOrSourceStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
@@ -215,7 +222,7 @@ ANON_MAX_UNFINISHED = env_int("BESPIN_ANON_MAX_UNFINISHED", 20, minimum=0)
 USER_MAX_UNFINISHED = env_int("BESPIN_USER_MAX_UNFINISHED", 10_000, minimum=0)
 
 REST_FRAMEWORK = {
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bespin.negotiation.Negotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "bespin.lib.negotiation.Negotiation",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -229,12 +236,12 @@ REST_FRAMEWORK = {
     # Proxies in front whose X-Forwarded-For to trust; 0 takes the client's own address, so a
     # client cannot pick its identity (and its throttle bucket) with a header.
     "NUM_PROXIES": env_int("BESPIN_NUM_PROXIES", 0, minimum=0),
-    "DEFAULT_PAGINATION_CLASS": "bespin.pagination.NewestFirst",
+    "DEFAULT_PAGINATION_CLASS": "bespin.lib.pagination.NewestFirst",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "bespin.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "bespin.lib.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"job_create_anon": THROTTLE_ANON},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_SCHEMA_CLASS": "bespin.schema.BespinAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "bespin.lib.schema.BespinAutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -250,16 +257,23 @@ SPECTACULAR_SETTINGS = {
     # Request bodies get components of their own (`JobCreateRequest` beside `Job`): a
     # generated client then needs no read-only field to send one.
     "COMPONENT_SPLIT_REQUEST": True,
-    # bespin.schema's last: the answers every operation can give, links, and the operations
-    # Django's URLs do not show (bespin/schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "bespin.schema.postprocess"],
+    # After drf-spectacular's own: the answers every operation can give and its links
+    # (bespin/lib/schema.py), then each app's operations that Django's URLs do not show.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "bespin.lib.schema.postprocess",
+        "jobs.api.schema.postprocess",
+        "schedules.schema.postprocess",
+        "webhooks.schema.postprocess",
+        "ops.metrics.postprocess",
+    ],
     # One name for each set of choices, wherever a field offers it.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.JobStatus",
         "CancellableStatusEnum": "jobs.models.CANCELLABLE_STATUSES",
         "RetryableStatusEnum": "jobs.models.RETRYABLE_STATUSES",
         "PriorityEnum": "jobs.models.Priority",
-        "JobTypeEnum": "jobs.schema.kind_names",
+        "JobTypeEnum": "jobs.api.schema.kind_names",
     },
 }
 
@@ -268,7 +282,7 @@ SPECTACULAR_SETTINGS = {
 # file often ends with a newline the scraper does not send.
 METRICS_TOKEN = (env_str("BESPIN_METRICS_TOKEN", "") or "").strip()
 
-# The largest request body, webhooks aside (bespin/bodylimit.py): 413 past it.
+# The largest request body, webhooks aside (bespin/server/bodylimit.py): 413 past it.
 MAX_BODY_BYTES = env_int("BESPIN_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
@@ -286,7 +300,7 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("BESPIN_LOGIN_FAILURE_WINDOW", 15 * 60, m
 # Recovery: a pending job older than this that Redis does not hold is enqueued again.
 ENQUEUE_GRACE_SECONDS = env_int("BESPIN_ENQUEUE_GRACE", 10, minimum=0)
 
-# Scheduling and flow control (jobs.timing, jobs.clock, jobs.concurrency).
+# Scheduling and flow control (jobs.timing, jobs.execution.clock, jobs.execution.concurrency).
 # How far ahead a job may be asked to run (`run_at`, `delay`); further is a 400.
 MAX_DELAY = env_duration("BESPIN_MAX_DELAY", "30d")
 if MAX_DELAY is None:
@@ -328,7 +342,7 @@ WEBHOOK_UNVERIFIED_RATE_PER_MINUTE = env_int("BESPIN_WEBHOOK_UNVERIFIED_RATE_PER
 WEBHOOK_TOLERANCE_SECONDS = env_int("BESPIN_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=0)
 WEBHOOK_CONFIG_TTL = env_int("BESPIN_WEBHOOK_CONFIG_TTL", 5, minimum=0)
 WEBHOOK_REJECTIONS_KEPT = env_int("BESPIN_WEBHOOK_REJECTIONS_KEPT", 20, minimum=1)
-# Deliveries stored together at most; 1 stores each on its own (see webhooks/ingress.py).
+# Deliveries stored together at most; 1 stores each on its own (see webhooks/endpoint.py).
 WEBHOOK_MAX_BATCH = env_int("BESPIN_WEBHOOK_MAX_BATCH", 100, minimum=1)
 
 

@@ -7,11 +7,11 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bespin.schema import SIGNED_IN, ErrorSerializer
+from bespin.lib.schema import SIGNED_IN, ErrorSerializer
 from callbacks import selectors, services
 from callbacks.serializers import CallbackLogSerializer, SecretSerializer
 from jobs import selectors as job_selectors
-from jobs.schema import JOB_ID
+from jobs.api.schema import JOB_ID
 
 
 class JobCallbacks(APIView):

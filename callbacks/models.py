@@ -14,7 +14,7 @@ from jobs.models import Job
 
 class CallbackSecret(models.Model):
     """The secret a user's callbacks are signed with (Standard Webhooks, `whsec_…`),
-    encrypted at rest like webhook secrets (webhooks.crypto). After a rotation the previous
+    encrypted at rest like webhook secrets (bespin.lib.crypto). After a rotation the previous
     secret signs too until `previous_until`, so a receiver can switch without missing one."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="callback_secret")

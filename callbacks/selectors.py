@@ -6,9 +6,9 @@ from functools import lru_cache
 from django.db.models import Min, Prefetch
 from django.utils import timezone
 
+from bespin.lib import crypto
 from callbacks.models import CallbackAttempt, CallbackDelivery, CallbackSecret, DeliveryState
 from jobs.models import Job
-from webhooks import crypto
 
 
 def has_callback_secret(user) -> bool:

@@ -1,4 +1,4 @@
-"""Sending callbacks, in every worker beside RQ's loop (jobs.worker starts it with its other
+"""Sending callbacks, in every worker beside RQ's loop (jobs.execution.worker starts it with its other
 threads): a slow or dead receiver takes a sending thread's time, never a job's.
 
 One dispatcher thread does all the database work, a batch at a time: it records what the
@@ -26,8 +26,8 @@ from callbacks import deliveries, selectors, signing, transport
 from callbacks.deliveries import Claimed, Sent
 from callbacks.services import NOTIFY_CHANNEL
 from callbacks.transport import Answer
+from jobs.api.serializers import JobSerializer
 from jobs.models import Job
-from jobs.serializers import JobSerializer
 
 log = logging.getLogger("bespin.callbacks")
 
@@ -114,6 +114,11 @@ def deliver_due(*, limit: int = 100) -> int:
     sent += [send(*args) for args in ready]
     deliveries.record_attempts(sent=sent)
     return len(sent)
+
+
+def start_senders(stop: threading.Event) -> list[threading.Thread]:
+    """For every worker (jobs.extensions.worker_services): its Sender's threads."""
+    return Sender(stop=stop).start()
 
 
 class Sender:

@@ -7,9 +7,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bespin.lib import crypto
 from callbacks import signing
 from callbacks.models import CallbackDelivery, CallbackSecret, DeliveryState
-from webhooks import crypto
 
 # How long the previous secret still signs after a rotation, for receivers to switch.
 SECRET_OVERLAP = timedelta(hours=24)

@@ -1,6 +1,6 @@
 """One callback POST over HTTP(S), to a vetted address.
 
-The host is resolved here and each address vetted (callbacks.addresses); the connection goes
+The host is resolved here and each address vetted (bespin.lib.addresses); the connection goes
 to the vetted address itself, while the request's Host header and, for https, TLS's server
 name and certificate check use the URL's host. Redirects are not followed. Each sending
 thread keeps one connection alive per receiver, so a busy receiver costs one TCP (and TLS)
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
-from callbacks.addresses import RefusedUrl, Target, check_url, vetted_addresses
+from bespin.lib.addresses import RefusedUrl, Target, check_url, vetted_addresses
 
 # What is kept of an answer's body for the attempt log, and how much more is read (and
 # dropped) to keep its connection for the next callback; past that the connection is closed.

@@ -1,11 +1,11 @@
 """The check every way of creating a job runs on its `callback_url` (the API, the dashboard,
-jobs.creation.create_job_once for whatever calls it: batches and schedules too)."""
+jobs.services.creation.create_job_once for whatever calls it: batches and schedules too)."""
 
 from django.conf import settings
 from rest_framework import serializers
 
+from bespin.lib.addresses import RefusedUrl, check_url
 from callbacks import selectors
-from callbacks.addresses import RefusedUrl, check_url
 
 FIELD = "callback_url"
 SECRET_ENDPOINT = "POST /api/me/callback-secret"

@@ -1,32 +1,15 @@
-"""The callbacks part of the dashboard's job page, and its "Send again" button."""
+"""The "Send again" button of the callbacks box on the dashboard's job page (the box itself is
+callbacks.templatetags.callbacks)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from callbacks import selectors, services
-from callbacks.models import DeliveryState
 from jobs import selectors as job_selectors
-from jobs.models import Job
-
-RESENDABLE = (DeliveryState.FAILED, DeliveryState.GONE)
-
-
-def callbacks_context(user, job: Job) -> dict:
-    """What templates/jobs/detail.html shows of the job's callbacks: only to its owner and
-    staff, since the attempts hold what the owner's receiver answered."""
-    if not selectors.may_see_callbacks(user, job):
-        return {"show_callbacks": False}
-    deliveries = selectors.deliveries_of(job)
-    return {
-        "show_callbacks": bool(job.callback_url or deliveries),
-        "deliveries": [(delivery, delivery.state in RESENDABLE) for delivery in deliveries],
-        "callbacks_api_url": reverse("api-job-callbacks", args=[job.id]),
-    }
 
 
 @login_required

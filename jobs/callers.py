@@ -1,5 +1,5 @@
 """Who asks for a job, and what they may ask: the policy the API and the dashboard apply
-before jobs.lifecycle creates anything.
+before jobs.services.lifecycle creates anything.
 
 Anonymous callers get a small, bounded slice: each kind's anonymous ceilings, at most
 BESPIN_ANON_MAX_UNFINISHED jobs not yet finished, BESPIN_THROTTLE_ANON creations per
@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from bespin.clients import client_id
-from bespin.throttles import RedisRateThrottle
+from bespin.lib.clients import client_id
+from bespin.lib.throttles import RedisRateThrottle
 
 
 @dataclass(frozen=True)
 class Caller:
     owner: object  # the signed-in user, or None
-    client: str  # what limits and Idempotency-Keys count by (bespin.clients.client_id)
+    client: str  # what limits and Idempotency-Keys count by (bespin.lib.clients.client_id)
     max_unfinished: int  # 0: no cap
 
     @property

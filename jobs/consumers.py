@@ -5,9 +5,9 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from bespin import outages
-from bespin.ids import parse_uuid
-from bespin.wssession import user_for
+from bespin.lib import outages
+from bespin.lib.ids import parse_uuid
+from bespin.server.wssession import user_for
 from jobs import events, selectors
 
 # Close codes, in the 4000–4999 range that RFC 6455 leaves to applications.

@@ -2,7 +2,7 @@
 
 Group names come from the helpers here and nowhere else. A status change is published from
 the thread that made it, as the PUBLISHes the layer's group_send would make
-(bespin.channel_layer), sent in one pipelined round trip on a plain Redis client. Only the
+(bespin.server.channel_layer), sent in one pipelined round trip on a plain Redis client. Only the
 health check goes through the layer itself, on one long-lived loop per process in a daemon
 thread.
 """
@@ -15,7 +15,7 @@ import threading
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from bespin.redis import publish_client
+from bespin.lib.redis import publish_client
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def publish(job: Job, *, new: bool = False, queue_pipeline=None) -> bool:
     nobody can watch by its id yet). Never raises: the row in PostgreSQL is the truth, and a
     watcher that missed a message gets the state on connect.
 
-    `queue_pipeline`, a pipeline of the queue's Redis client (bespin.redis.queue_client),
+    `queue_pipeline`, a pipeline of the queue's Redis client (bespin.lib.redis.queue_client),
     carries the PUBLISHes for that Redis, to be sent with the caller's own commands; True
     when it was given some (lost with it if it fails)."""
     event = status_event(job)

@@ -5,7 +5,7 @@ from django.db import models
 
 
 class JobStatus(models.TextChoices):
-    # Waiting for its run_at (jobs.clock moves it to pending then); nothing of it is in Redis.
+    # Waiting for its run_at (jobs.execution.clock moves it to pending then); nothing of it is in Redis.
     SCHEDULED = "scheduled"
     PENDING = "pending"
     RUNNING = "running"
@@ -18,7 +18,7 @@ FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CAN
 # A scheduled job counts against a caller's cap like a pending one: it is work the caller has
 # already asked for, and an uncounted status would let one address book any number of jobs ahead.
 UNFINISHED_STATUSES = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.RUNNING)
-# What cancel applies to (jobs.lifecycle.cancel_job, jobs.bulk.cancel_jobs), and retry.
+# What cancel applies to (jobs.services.lifecycle.cancel_job, jobs.services.bulk.cancel_jobs), and retry.
 CANCELLABLE_STATUSES = UNFINISHED_STATUSES
 RETRYABLE_STATUSES = (JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -55,7 +55,7 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     worker_name = models.CharField(max_length=200, blank=True, default="")
-    # Who asked for it (bespin.clients.client_id: `user:<id>` or `ip:<address>`), for the cap
+    # Who asked for it (bespin.lib.clients.client_id: `user:<id>` or `ip:<address>`), for the cap
     # on unfinished jobs per caller; empty for jobs the system started (webhook triggers).
     client = models.CharField(max_length=80, blank=True, default="")
     # How many times the worker recovery found this job's worker dead; bounds re-runs of a
@@ -72,7 +72,7 @@ class Job(models.Model):
     # No index of its own: a plain job must not pay for one. The partial unique constraint
     # below is the index of the jobs a schedule started.
     schedule = models.ForeignKey(
-        "jobs.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs", db_index=False
+        "schedules.Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -90,7 +90,7 @@ class Job(models.Model):
             models.Index(
                 fields=["client"], name="job_unfinished_client_idx", condition=models.Q(status__in=UNFINISHED_STATUSES)
             ),
-            # The clock's "what is due" (jobs.clock): only scheduled jobs are in it.
+            # The clock's "what is due" (jobs.execution.clock): only scheduled jobs are in it.
             models.Index(fields=["run_at"], name="job_scheduled_run_at_idx", condition=models.Q(status="scheduled")),
         ]
         constraints = [
@@ -152,7 +152,7 @@ class IdempotencyKey(models.Model):
 
 # Counts that stay cheap however many jobs the table holds. PostgreSQL triggers (migration
 # 0004) append a delta row for every change that moves a count; the workers' periodic
-# maintenance folds the deltas into the totals (jobs.tallies). A reader adds the totals and
+# maintenance folds the deltas into the totals (jobs.execution.tallies). A reader adds the totals and
 # the few deltas not folded in yet. Appending instead of updating one hot row per count keeps
 # concurrent writers from queueing on its lock. Nothing else writes these tables.
 
@@ -247,7 +247,3 @@ class JobMinuteDelta(models.Model):
 
     def __str__(self) -> str:
         return f"owner {self.owner_id}: {self.n:+} {self.status} at {self.minute:%H:%M}"
-
-
-# Defined in a module of its own; imported here so that Django registers it with the app.
-from jobs.schedule_models import Schedule  # noqa: E402, F401

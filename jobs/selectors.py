@@ -9,9 +9,9 @@ from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
-from bespin import asyncdb
-from bespin.ids import parse_uuid
-from jobs import concurrency, heartbeats, queue
+from bespin.lib import asyncdb
+from bespin.lib.ids import parse_uuid
+from jobs.execution import concurrency, heartbeats, queue
 from jobs.models import (
     DURATION_BUCKETS,
     EVERYONE,
@@ -39,7 +39,7 @@ _STATE_SQL = f"SELECT status, progress, result, error, attempt FROM {Job._meta.d
 
 async def job_state(job_id: uuid.UUID) -> Job | None:
     """The job's current state for a WebSocket that opens on it, read on the event loop
-    (bespin.asyncdb): an unsaved Job holding only its status fields, or None."""
+    (bespin.lib.asyncdb): an unsaved Job holding only its status fields, or None."""
     row = await asyncdb.fetch_one(_STATE_SQL, [job_id])
     if row is None:
         return None
@@ -155,7 +155,7 @@ def status_counts(user) -> dict[str, int]:
 
 def counts_by_status(*, owner_id: int) -> dict[str, int]:
     """Jobs of `owner_id` (EVERYONE: all jobs) in each status, from the counts table and its
-    few deltas (jobs.tallies): never a COUNT over the jobs themselves."""
+    few deltas (jobs.execution.tallies): never a COUNT over the jobs themselves."""
     deltas = "" if owner_id == EVERYONE else "WHERE owner_id = %s"
     sql = (
         f"SELECT status, sum(n) FROM (SELECT status, n FROM {JobCount._meta.db_table} WHERE owner_id = %s "
@@ -172,7 +172,7 @@ def counts_by_status(*, owner_id: int) -> dict[str, int]:
 def finished_per_minute(user, *, minutes: int = 60, now: datetime | None = None) -> list[MinuteStats]:
     """Jobs of `user` (staff: every job) that completed or failed in each of the last
     `minutes` minutes, oldest first; the last bucket is the current, unfinished minute. Read
-    from the per-minute counts and their deltas (jobs.tallies): at most a few hundred rows."""
+    from the per-minute counts and their deltas (jobs.execution.tallies): at most a few hundred rows."""
     end = (now or timezone.now()).replace(second=0, microsecond=0) + timedelta(minutes=1)
     start = end - timedelta(minutes=minutes)
     owner_id = EVERYONE if user.is_staff else user.pk

@@ -1,5 +1,5 @@
 """When and how urgently a new job runs: `run_at` or `delay`, and `priority`, checked the same
-way for the API (one job or a batch), the dashboard's forms and jobs.creation.
+way for the API (one job or a batch), the dashboard's forms and jobs.services.creation.
 
 A job that names none of them costs nothing here: timing_for() answers it from the kind
 without parsing anything.
@@ -43,7 +43,7 @@ class TimingSerializer(serializers.Serializer):
         choices=Priority.choices, required=False, allow_null=True,
         help_text="high, default or low: workers take high first, then default, then low (default: the kind's)",
     )  # fmt: skip
-    # For the OpenAPI schema (bespin.schema.BespinAutoSchema): not both run_at and delay.
+    # For the OpenAPI schema (bespin.lib.schema.BespinAutoSchema): not both run_at and delay.
     schema_rules = {
         "not": {
             "required": ["run_at", "delay"],

@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
-from bespin.ids import parse_uuid
+from bespin.lib.ids import parse_uuid
 from jobs import kinds
 from webhooks import receipts, selectors, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger

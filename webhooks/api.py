@@ -1,5 +1,5 @@
 """Reading stored receipts (staff): `GET /api/webhooks`, `GET /api/webhooks/<id>`.
-Deliveries (`POST /api/webhooks/<source>`) are received by webhooks.ingress."""
+Deliveries (`POST /api/webhooks/<source>`) are received by webhooks.endpoint."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -8,8 +8,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bespin.pagination import ReceivedNewestFirst
-from bespin.schema import ErrorSerializer, links
+from bespin.lib.pagination import ReceivedNewestFirst
+from bespin.lib.schema import ErrorSerializer, links
 from webhooks import selectors
 from webhooks.serializers import ReceiptListFilter, ReceiptSerializer
 
@@ -67,7 +67,7 @@ class ReceiptDetail(APIView):
 
     @property
     def default_response_headers(self):
-        # POST to this URL is a delivery, which webhooks.ingress answers before Django: the
+        # POST to this URL is a delivery, which webhooks.endpoint answers before Django: the
         # `Allow` header names it too.
         headers = super().default_response_headers
         headers["Allow"] += ", POST"
@@ -76,7 +76,7 @@ class ReceiptDetail(APIView):
     @extend_schema(
         operation_id="webhooks_retrieve",
         # The path's one parameter is named for both of its operations: a receipt's id here,
-        # a source's name for a delivery (POST, answered by webhooks.ingress).
+        # a source's name for a delivery (POST, answered by webhooks.endpoint).
         parameters=[OpenApiParameter("key", OpenApiTypes.UUID, OpenApiParameter.PATH, description="the receipt's id")],
         responses={200: ReceiptSerializer, 404: _ERROR, **_NOT_STAFF},
         extensions=links(200, **_TO_JOB),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from webhooks import crypto
+from bespin.lib import crypto
 from webhooks.models import SOURCE_NAME_PATTERN, SchemeName, WebhookSource
 from webhooks.schemes import SCHEMES, get_scheme
 from webhooks.signatures import Scheme

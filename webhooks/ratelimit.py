@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import redis
 from django.conf import settings
 
-from bespin.redis import counters_client
+from bespin.lib.redis import counters_client
 from webhooks import counters
 from webhooks.config import SourceConfig
 from webhooks.rejections import Reason, Rejected

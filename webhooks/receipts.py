@@ -14,14 +14,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from bespin import outages
-from bespin.redis import counters_client
-from jobs import creation
+from bespin.lib import outages
+from bespin.lib.redis import counters_client
+from jobs.services import creation
 from webhooks import config, counters
 from webhooks.config import TriggerRule
-from webhooks.ingestion import Delivery, internal_error
 from webhooks.models import WebhookReceipt
 from webhooks.rejections import Rejected
+from webhooks.verification import Delivery, internal_error
 
 log = logging.getLogger("bespin.webhooks")
 

@@ -13,7 +13,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from bespin.redis import counters_client
+from bespin.lib.redis import counters_client
 from webhooks import counters
 from webhooks import headers as h
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from bespin.pruning import delete_in_batches
+from bespin.lib.pruning import delete_in_batches
 from webhooks.models import WebhookReceipt, WebhookSource
 
 

@@ -1,7 +1,7 @@
 """`POST /api/webhooks/{key}` in the OpenAPI schema. Deliveries are answered by
-webhooks.ingress in front of Django, so no view declares them: bespin.schema adds this."""
+webhooks.endpoint in front of Django, so no view declares them: postprocess adds it."""
 
-from bespin.schema import ERROR
+from bespin.lib.schema import ERROR
 
 _DELIVERED = {
     "type": "object",
@@ -85,3 +85,9 @@ def delivery_operation() -> dict:
             "503": _error("the database is unavailable, or the server is shutting down"),
         },
     }
+
+
+def postprocess(result, generator, request, public):
+    """drf-spectacular's hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
+    result["paths"].setdefault("/api/webhooks/{key}", {})["post"] = delivery_operation()
+    return result

@@ -11,8 +11,8 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from bespin.ids import parse_uuid
-from bespin.redis import counters_client
+from bespin.lib.ids import parse_uuid
+from bespin.lib.redis import counters_client
 from webhooks import counters
 from webhooks.config import load_source_config
 from webhooks.models import WebhookReceipt, WebhookSource

@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from bespin.schema import QueryBooleanField, QueryFilter
+from bespin.lib.schema import QueryBooleanField, QueryFilter
 from webhooks.models import WebhookReceipt
 
 

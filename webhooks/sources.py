@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from bespin.lib import crypto
 from jobs import kinds
-from webhooks import config, crypto
+from webhooks import config
 from webhooks.models import SchemeName, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.schemes import get_scheme
 

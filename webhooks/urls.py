@@ -3,7 +3,7 @@ from django.urls import path
 from webhooks import api
 
 # Included under "api/". `/api/webhooks/<key>` is also the delivery URL (POST), which
-# webhooks.ingress answers before Django sees it.
+# webhooks.endpoint answers before Django sees it.
 urlpatterns = [
     path("webhooks", api.ReceiptList.as_view(), name="api-webhooks"),
     path("webhooks/", api.ReceiptList.as_view(schema=None)),  # an alias, left out of the schema

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from bespin.pagination import BadCursor, Page, ReceivedNewestFirst, without_cursor
+from bespin.lib.pagination import BadCursor, Page, ReceivedNewestFirst, without_cursor
 from webhooks import selectors
 from webhooks.models import SOURCE_NAME_PATTERN
 

@@ -1,5 +1,5 @@
 """The server's ASGI application, once imported, leaves start-up's objects to the collector's
-permanent generation and collects its youngest generation less often (bespin/gctune.py).
+permanent generation and collects its youngest generation less often (bespin/server/gctune.py).
 
 Read in a process of its own: this one's collector is pytest's."""
 
@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from bespin import gctune
+from bespin.server import gctune
 from conftest import ROOT
 
 PROBE = (

@@ -15,9 +15,9 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
+from bespin.testing.processes import Processes
 from jobs import kinds
 from jobs.models import UNFINISHED_STATUSES, Job, JobStatus
-from jobs.tests.processes import Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

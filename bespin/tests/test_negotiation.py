@@ -1,4 +1,4 @@
-"""The shortcut in bespin.negotiation picks what DRF's own negotiation picks."""
+"""The shortcut in bespin.lib.negotiation picks what DRF's own negotiation picks."""
 
 import pytest
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.test import APIRequestFactory
 
-from bespin.negotiation import Negotiation
+from bespin.lib.negotiation import Negotiation
 
 RENDERERS = [renderer() for renderer in api_settings.DEFAULT_RENDERER_CLASSES]
 

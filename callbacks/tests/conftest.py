@@ -1,6 +1,6 @@
 """Fixtures of the callbacks tests: a receiver process that verifies signatures with the
 Standard Webhooks reference library, users with a signing secret, jobs ended through
-jobs.lifecycle, and Bespin's worker and server as processes."""
+jobs.services.lifecycle, and Bespin's worker and server as processes."""
 
 import json
 import os
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bespin.testing.processes import SETPRIV, Processes, wait_for
 from callbacks import services, transport
 from callbacks.models import CallbackDelivery
-from jobs import lifecycle
-from jobs.tests.processes import SETPRIV, Processes, wait_for
+from jobs.services import lifecycle
 
 RECEIVER = Path(__file__).resolve().parent / "receiver.py"
 # In the tests, retries come back after a fraction of a second (the schedule's length is kept).
@@ -81,7 +81,7 @@ def signer(owner):
 
 
 def end_job(job, status: str = "completed"):
-    """Move a pending job to `status` as a worker or a user would, through jobs.lifecycle."""
+    """Move a pending job to `status` as a worker or a user would, through jobs.services.lifecycle."""
     if status == "cancelled":
         return lifecycle.cancel_job(job=job)
     running = lifecycle.start_job(job_id=job.id, worker_name="test-worker")

@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from callbacks import sender
 from callbacks.models import CallbackDelivery
 from callbacks.tests.conftest import end_job
-from jobs import creation
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

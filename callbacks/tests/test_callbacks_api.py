@@ -4,7 +4,7 @@ import pytest
 
 from callbacks import sender
 from callbacks.tests.conftest import end_job
-from jobs import creation
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

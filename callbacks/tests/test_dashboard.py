@@ -7,7 +7,7 @@ from django.urls import reverse
 from callbacks import sender
 from callbacks.models import DeliveryState
 from callbacks.tests.conftest import delivery_of, end_job
-from jobs import creation
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,9 @@ they wait, loses none (at least once: the receiver deduplicates by webhook-id)."
 
 import pytest
 
+from bespin.testing.processes import wait_for
 from callbacks.models import CallbackAttempt, CallbackDelivery, DeliveryState
-from jobs import creation, lifecycle
-from jobs.tests.processes import wait_for
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

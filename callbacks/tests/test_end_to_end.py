@@ -9,10 +9,10 @@ import urllib.request
 import pytest
 from rest_framework.authtoken.models import Token
 
+from bespin.testing.processes import free_port, wait_for
 from callbacks.models import CallbackDelivery, DeliveryState
-from jobs import creation
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import free_port, wait_for
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

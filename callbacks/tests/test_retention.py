@@ -8,8 +8,9 @@ from django.utils import timezone
 from callbacks import sender
 from callbacks.models import CallbackAttempt, CallbackDelivery
 from callbacks.tests.conftest import end_job
-from jobs import creation, retention
+from jobs.execution import retention
 from jobs.models import Job
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

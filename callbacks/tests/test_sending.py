@@ -9,7 +9,7 @@ import pytest
 from callbacks import sender
 from callbacks.models import CallbackAttempt, DeliveryState
 from callbacks.tests.conftest import delivery_of, end_job
-from jobs import creation, lifecycle
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db
 

@@ -6,11 +6,12 @@ import ipaddress
 
 import pytest
 
-from callbacks import addresses, sender, transport
-from callbacks.addresses import RefusedUrl
+from bespin.lib import addresses
+from bespin.lib.addresses import RefusedUrl
+from callbacks import sender, transport
 from callbacks.models import CallbackAttempt, CallbackDelivery
 from callbacks.tests.conftest import end_job
-from jobs import creation
+from jobs.services import creation
 
 
 @pytest.mark.parametrize(

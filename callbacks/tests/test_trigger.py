@@ -8,8 +8,8 @@ from callbacks.models import CallbackDelivery, DeliveryState
 from callbacks.services import NOTIFY_CHANNEL
 from callbacks.tests.conftest import end_job
 from conftest import database_url_for_tests
-from jobs import creation, lifecycle
 from jobs.models import Job, JobStatus
+from jobs.services import creation, lifecycle
 
 HOOK = "https://hooks.example.com/bespin"
 

@@ -7,7 +7,7 @@ import pytest
 
 from callbacks.sender import Sender
 from callbacks.tests.conftest import end_job
-from jobs import creation
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,38 +7,11 @@ operator can change them): the API, the dashboard's forms and the OpenAPI schema
 them from there.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
 
-Progress = Callable[[int], None]
-Handler = Callable[[dict, Progress], Any]
-
-
-@dataclass(frozen=True)
-class JobKind:
-    name: str
-    params_serializer: type[serializers.Serializer]
-    handler: Handler
-    # Seconds before the worker gives up on one attempt and fails it.
-    timeout: int = 600
-    # Automatic retries after a failure, with exponential backoff from `retry_backoff` seconds.
-    max_retries: int = 0
-    retry_backoff: float = 1.0
-    # True when running the handler twice is harmless, so a job lost with its worker is re-queued.
-    rerun_safe: bool = False
-    description: str = ""
-    # What anonymous callers may ask: parameter name -> the largest value, read when asked
-    # (a callable, so that settings decide). Past it: 400, saying to sign in.
-    anonymous_ceilings: Callable[[], dict[str, float]] = dict
-    # The priority of its jobs when the creator names none: "high", "default" or "low".
-    priority: str = "default"
-    # Jobs of this kind running at once across every worker; None: no limit. The setting
-    # BESPIN_MAX_CONCURRENCY overrides it (jobs.concurrency keeps the slots).
-    max_concurrency: int | None = None
+from jobs.kinds.kind import Handler, JobKind, Progress  # noqa: F401  (the registry's vocabulary)
 
 
 def _load() -> dict[str, JobKind]:

@@ -3,7 +3,7 @@ import random
 from django.conf import settings
 from rest_framework import serializers
 
-from jobs import kinds
+from jobs.kinds import kind as kinds
 
 # The original service's vocabulary of cloud terms, kept word for word.
 VOCABULARY = (

@@ -4,7 +4,7 @@ import time
 from django.conf import settings
 from rest_framework import serializers
 
-from jobs import kinds
+from jobs.kinds import kind as kinds
 
 # How often a sleeping job reports progress; each report is also where a cancel is noticed.
 TICK_SECONDS = 0.2

@@ -3,8 +3,8 @@ tests), and Bespin's processes started for a test."""
 
 import pytest
 
-from jobs import creation, lifecycle
-from jobs.tests.processes import Processes
+from bespin.testing.processes import Processes
+from jobs.services import creation, lifecycle
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def make_job(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def processes(tmp_path, request):
-    """Bespin's processes (jobs.tests.processes) as the test starts them, all stopped after it;
+    """Bespin's processes (bespin.testing.processes) as the test starts them, all stopped after it;
     with the environment of the test module's PROCESS_ENV, if it has one."""
     started = Processes(tmp_path, **getattr(request.module, "PROCESS_ENV", {}))
     yield started

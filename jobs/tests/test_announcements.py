@@ -6,8 +6,10 @@ import copy
 import pytest
 from channels.layers import get_channel_layer
 
-from jobs import creation, events, queue
+from jobs import events
+from jobs.execution import queue
 from jobs.models import Job, JobStatus
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from jobs import lifecycle
+from bespin.testing.processes import Processes
 from jobs.models import Job
-from jobs.tests.processes import Processes
+from jobs.services import lifecycle
 
 pytestmark = pytest.mark.django_db
 

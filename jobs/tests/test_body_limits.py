@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bespin.testing.processes import Processes
 from jobs.models import Job
-from jobs.tests.processes import Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,7 +99,7 @@ def test_a_huge_body_to_the_api_is_413_and_never_held(daphne, chunked):
 
 
 def test_a_huge_chunked_delivery_is_413_counted_against_its_source(daphne):
-    from jobs.tests.processes import wait_for
+    from bespin.testing.processes import wait_for
     from webhooks.selectors import rejection_counts
 
     host, port, pid = daphne

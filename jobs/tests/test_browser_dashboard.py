@@ -16,9 +16,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import expect, sync_playwright
 
-from jobs import creation, lifecycle
+from bespin.testing.processes import Processes, free_port, wait_for
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import Processes, free_port, wait_for
+from jobs.services import creation, lifecycle
 from webhooks import sources
 from webhooks.tests.signing import bespin_headers, body_of
 

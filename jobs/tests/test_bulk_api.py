@@ -4,10 +4,12 @@ watchers once per group."""
 
 import pytest
 
-from jobs import bulk, events, queue
+from bespin.testing.listening import GroupListener
+from bespin.testing.processes import wait_for
+from jobs import events
+from jobs.execution import queue
 from jobs.models import Job, JobStatus
-from jobs.tests.listening import GroupListener
-from jobs.tests.processes import wait_for
+from jobs.services import bulk
 
 pytestmark = pytest.mark.django_db
 

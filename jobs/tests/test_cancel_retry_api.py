@@ -1,8 +1,10 @@
 import pytest
 
-from jobs import creation, heartbeats, kinds, lifecycle
+from bespin.testing.processes import Processes, wait_for
+from jobs import kinds
+from jobs.execution import heartbeats
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import Processes, wait_for
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

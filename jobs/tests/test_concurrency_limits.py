@@ -9,11 +9,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from bespin.env import env_int_map
-from jobs import concurrency, creation, kinds, lifecycle, queue, recovery
+from bespin.testing.processes import Processes, wait_for
+from jobs import kinds
 from jobs.checks import check_concurrency_limits
+from jobs.execution import concurrency, queue, recovery
 from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import Processes, wait_for
+from jobs.services import creation, lifecycle
 
 # What the processes this module starts run with (the `processes` fixture).
 PROCESS_ENV = {"BESPIN_MAX_CONCURRENCY": "sleep=1"}

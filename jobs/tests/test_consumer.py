@@ -6,9 +6,10 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from bespin.asgi import application
-from jobs import creation, events, lifecycle
+from jobs import events
 from jobs.consumers import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND
 from jobs.models import JobStatus
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from jobs import creation, lifecycle, selectors, tallies
+from jobs import selectors
+from jobs.execution import tallies
 from jobs.models import DURATION_BUCKETS, EVERYONE, Job, JobCountDelta, JobStatus, JobTallyDelta
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db
 

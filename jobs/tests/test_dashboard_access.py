@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from jobs import creation
 from jobs.models import Job
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

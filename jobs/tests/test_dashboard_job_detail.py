@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from jobs import views
+from jobs.dashboard import views
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from jobs import views
+from jobs.dashboard import views
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import schedules
-from jobs.models import Job, JobStatus, Schedule
+from jobs.models import Job, JobStatus
+from schedules import services
+from schedules.models import Schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def test_schedules_are_made_seen_changed_and_deleted_from_their_pages(signed_in,
     listed = _page(signed_in.get(reverse("schedule-list")))
     assert "hourly" in listed and f"{schedule.next_run_at:%Y-%m-%d %H:%M}" in listed
     Schedule.objects.filter(id=schedule.id).update(next_run_at=timezone.now() - timedelta(minutes=1))
-    (job,) = schedules.start_due_schedules()
+    (job,) = services.start_due_schedules()
     detail = _page(signed_in.get(reverse("schedule-detail", args=[schedule.id])))
     assert str(job.id)[:8] in detail and "Next runs" in detail and "Last run" in detail
     signed_in.post(
@@ -105,7 +106,7 @@ def test_a_bad_cron_expression_is_shown_beside_its_input(signed_in):
 
 
 def test_someone_elses_schedule_is_a_404(client, stranger, owner):
-    schedule = schedules.create_schedule(owner=owner, name="mine", cron="0 * * * *", kind="random_text")
+    schedule = services.create_schedule(owner=owner, name="mine", cron="0 * * * *", kind="random_text")
     client.force_login(stranger)
     assert client.get(reverse("schedule-detail", args=[schedule.id])).status_code == 404
     assert client.post(reverse("schedule-delete", args=[schedule.id])).status_code == 404

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from rq.worker import Worker
 
+from bespin.testing.processes import free_port, wait_for
 from conftest import ROOT, process_env
-from jobs import creation, heartbeats
+from jobs.execution import heartbeats
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import free_port, wait_for
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 import websockets
 
-from jobs.tests.processes import Processes
+from bespin.testing.processes import Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ import pytest
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 
-from jobs.serializers import JobSerializer
+from jobs.api.serializers import JobSerializer
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ import urllib.request
 import pytest
 from django.test import override_settings
 
-from jobs import creation, heartbeats
-from jobs.tests.processes import Processes, free_port
+from bespin.testing.processes import Processes, free_port
+from jobs.execution import heartbeats
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,9 +21,9 @@ import pytest
 from django.db.models import Count
 from websockets.sync.client import connect
 
+from bespin.testing.processes import Processes, free_port, wait_for
 from conftest import ROOT
 from jobs.models import Job
-from jobs.tests.processes import Processes, free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

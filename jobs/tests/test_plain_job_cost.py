@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rq.job import Job as RQJob
 
-from jobs import concurrency, creation, queue, tasks
+from jobs.execution import concurrency, entrypoint, queue
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +43,7 @@ def test_a_plain_job_is_one_insert_and_one_enqueue_then_two_updates(redis_round_
     enqueued = list(redis_round_trips)
     redis_round_trips.clear()
     with CaptureQueriesContext(connection) as ran:
-        tasks.run_job(str(job.id), job.attempt, job.type)
+        entrypoint.run_job(str(job.id), job.attempt, job.type)
     assert [q["sql"].split()[0] for q in created.captured_queries] == ["INSERT"]
     # One transaction: the queue's registration, the entry's hash and its push, and the
     # publish to the site's watchers; a run publishes twice to the job's and the site's.

@@ -6,10 +6,11 @@ import json
 import pytest
 from django.conf import settings as django_settings
 
-from jobs import creation, queue, recovery
+from bespin.testing.processes import post_json, wait_for
+from jobs.execution import queue, recovery
 from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import post_json, wait_for
+from jobs.services import creation
 
 # What the processes this module starts run with (the `processes` fixture).
 PROCESS_ENV = {"BESPIN_ANON_MAX_UNFINISHED": "0"}

@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
+from bespin.testing.processes import Processes
 from conftest import ROOT
-from jobs.tests.processes import Processes
 
 ONE_YEAR = 365 * 24 * 3600
 

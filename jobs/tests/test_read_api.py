@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from jobs import creation
 from jobs.models import JobStatus
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
 

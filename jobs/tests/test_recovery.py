@@ -14,12 +14,14 @@ from django.db.models import Count
 from django.utils import timezone
 from rq.job import Job as RQJob
 
-from jobs import concurrency, creation, events, heartbeats, lifecycle, queue, recovery
+from bespin.testing.listening import messages_during
+from bespin.testing.processes import Processes, free_port, post_json, wait_for
+from jobs import events
+from jobs.execution import concurrency, heartbeats, queue, recovery
+from jobs.execution.queue import rq_job_id
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
-from jobs.queue import rq_job_id
-from jobs.tests.listening import messages_during
-from jobs.tests.processes import Processes, free_port, post_json, wait_for
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,9 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jobs import creation, lifecycle, retention, selectors, tallies
+from bespin.testing.processes import Processes, wait_for
+from jobs import selectors
+from jobs.execution import retention, tallies
 from jobs.models import EVERYONE, IdempotencyKey, Job, JobStatus
-from jobs.tests.processes import Processes, wait_for
+from jobs.services import creation, lifecycle
 from webhooks.models import WebhookReceipt
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs import rows
-from jobs.models import Job, JobStatus, Schedule
+from jobs.models import Job, JobStatus
+from schedules.models import Schedule
 
 pytestmark = pytest.mark.django_db
 

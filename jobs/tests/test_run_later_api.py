@@ -8,9 +8,11 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from jobs import clock, events, lifecycle, queue, selectors, tallies
+from bespin.testing.listening import messages_during
+from jobs import events, selectors
+from jobs.execution import clock, queue, tallies
 from jobs.models import EVERYONE, Job, JobStatus
-from jobs.tests.listening import messages_during
+from jobs.services import lifecycle
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from jobs import creation
+from bespin.testing.processes import Processes, wait_for
 from jobs.models import Job, JobStatus
-from jobs.tests.processes import Processes, wait_for
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

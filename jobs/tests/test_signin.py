@@ -1,4 +1,4 @@
-"""Sign-in limits (bespin.signin): after 10 failed sign-ins for a username or from an address
+"""Sign-in limits (accounts.signin): after 10 failed sign-ins for a username or from an address
 within 15 minutes, the dashboard and the admin answer 429 with a message, without checking
 the password, until the window ends. Real Redis; without it, sign-in goes on unlimited."""
 
@@ -9,8 +9,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from bespin import signin
-from jobs.tests.processes import free_port, wait_for
+from accounts import signin
+from bespin.testing.processes import free_port, wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,9 @@ re-enqueue that raced the worker) never starts attempt n + 1."""
 
 import pytest
 
-from jobs import creation, lifecycle, queue, runner
+from jobs.execution import queue, runner
 from jobs.models import JobStatus
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

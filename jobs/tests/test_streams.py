@@ -7,8 +7,8 @@ from django.conf import settings
 from django.test import Client
 
 from bespin.asgi import application
-from jobs import creation
 from jobs.consumers import CLOSE_BAD_REQUEST, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 create_job = database_sync_to_async(creation.create_job)

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from jobs import creation
+from jobs.execution.queue import rq_job_id
 from jobs.models import Job, JobStatus
-from jobs.queue import rq_job_id
+from jobs.services import creation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLS = []

@@ -4,7 +4,8 @@ would read `"5"` as 5 and `0` as false). Found by the contract test (bespin/test
 
 import pytest
 
-from jobs.models import Job, Schedule
+from jobs.models import Job
+from schedules.models import Schedule
 
 pytestmark = pytest.mark.django_db
 

@@ -7,14 +7,16 @@ from django.db import DatabaseError
 from rq.job import Job as RQJob
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from bespin.testing.listening import messages_during
 from conftest import signal_handlers_kept
-from jobs import creation, events, heartbeats, lifecycle, queue, runner
-from jobs import worker as worker_module
+from jobs import events
+from jobs.execution import heartbeats, queue, runner
+from jobs.execution import worker as worker_module
+from jobs.execution.queue import rq_job_id
+from jobs.execution.worker import BespinWorker
 from jobs.kinds import random_text
 from jobs.models import JobStatus
-from jobs.queue import rq_job_id
-from jobs.tests.listening import messages_during
-from jobs.worker import BespinWorker
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,7 +84,7 @@ def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue
     calls = []
     register_kind("counted", lambda params, progress: calls.append(1) or "done")
     job = creation.create_job(kind="counted", params={})
-    queue.enqueue("jobs.tasks.run_job", str(job.id))  # a second RQ job for the same Bespin job
+    queue.enqueue("jobs.execution.entrypoint.run_job", str(job.id))  # a second RQ job for the same Bespin job
     assert queue.count == 2
     run_worker()
     job.refresh_from_db()

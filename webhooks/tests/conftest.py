@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from jobs.tests.processes import Processes
+from bespin.testing.processes import Processes
 from webhooks import config, ratelimit, sources
 from webhooks.models import WebhookReceipt
 

@@ -2,8 +2,9 @@
 
 import pytest
 
+from bespin.lib import crypto
 from jobs.models import Job
-from webhooks import crypto, sources
+from webhooks import sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from webhooks import ingestion, ingress, receipts
+from webhooks import endpoint, receipts, verification
 from webhooks.rejections import Rejected
 from webhooks.schemes import BespinScheme
 from webhooks.selectors import rejection_counts
@@ -44,7 +44,7 @@ def three_schemes(acme, make_source):
 
 
 def request(source: str, body: bytes, headers: dict) -> dict:
-    return {"source_name": source, "headers": ingress.Headers(headers.items()), "body": body, "address": "192.0.2.1"}
+    return {"source_name": source, "headers": endpoint.Headers(headers.items()), "body": body, "address": "192.0.2.1"}
 
 
 def genuine(n: int) -> dict:
@@ -57,7 +57,7 @@ def test_a_timestamp_too_long_to_parse_is_a_401_that_fails_only_its_own_delivery
     body = body_of({"event": "order.paid"})
     junk = [request(source, body, headers) for source, headers in huge_timestamps(body).items()]
     batch = [genuine(0), junk[0], genuine(1), junk[1], junk[2], genuine(2)]
-    answers = ingress._in_thread(ingress.answer_deliveries, batch)
+    answers = endpoint._in_thread(endpoint.answer_deliveries, batch)
     assert [answer.status for answer in answers] == [201, 401, 201, 401, 401, 201]
     assert "unix seconds" in answers[1].data["error"]
     for source in ("acme", "stripe", "standard"):
@@ -76,8 +76,8 @@ def test_a_timestamp_with_leading_zeros_is_refused_not_stored_as_a_new_delivery(
 
 
 def test_a_delivery_the_database_refuses_fails_alone_and_the_rest_of_its_insert_is_stored(acme):
-    def delivery(source: str, n: int) -> ingestion.Delivery:
-        return ingestion.Delivery(
+    def delivery(source: str, n: int) -> verification.Delivery:
+        return verification.Delivery(
             source=source, event="e", delivery_id=str(uuid.uuid4()), payload={"n": n}, headers={}
         )  # fmt: skip
 
@@ -102,7 +102,7 @@ def test_a_delivery_whose_scheme_fails_unexpectedly_fails_alone(acme, monkeypatc
     monkeypatch.setattr(BespinScheme, "event", event)
     bad_body = body_of({"boom": True})
     batch = [genuine(0), request("acme", bad_body, bespin_headers(SECRET, bad_body)), genuine(1)]
-    answers = ingress._in_thread(ingress.answer_deliveries, batch)
+    answers = endpoint._in_thread(endpoint.answer_deliveries, batch)
     assert [answer.status for answer in answers] == [201, 500, 201]
     assert answers[1].data == {"error": "internal server error"}
     assert rejection_counts("acme") == {"internal_error": 1}
@@ -110,7 +110,7 @@ def test_a_delivery_whose_scheme_fails_unexpectedly_fails_alone(acme, monkeypatc
 
 @pytest.mark.usefixtures("three_schemes")
 def test_huge_timestamps_sent_with_genuine_deliveries_to_a_real_server_each_get_their_own_answer(tmp_path):
-    from jobs.tests.processes import Processes
+    from bespin.testing.processes import Processes
 
     processes = Processes(tmp_path, BESPIN_WEBHOOK_UNVERIFIED_RATE_PER_MINUTE="0", LOG_LEVEL="WARNING")
     try:

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from webhooks import crypto, sources
+from bespin.lib import crypto
+from webhooks import sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.tests.signing import bespin_headers, body_of
 

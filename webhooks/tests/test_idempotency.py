@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from jobs.models import Job
-from webhooks import ingestion, ingress, receipts, sources
+from webhooks import endpoint, receipts, sources, verification
 from webhooks.config import TriggerRule
 from webhooks.headers import Headers
 from webhooks.models import WebhookReceipt
@@ -104,9 +104,9 @@ def test_batch_with_the_same_delivery_twice_stores_it_once():
     """The ingress stores deliveries that arrive together as one batch; one that is in it twice
     is stored once, and its second copy answered as a redelivery."""
     rule = TriggerRule.build(pattern="job.*", job_kind="sleep", params={"seconds": 0})
-    plain = ingestion.Delivery("acme", "plain", "d-1", {"n": 1}, {})
-    triggered = ingestion.Delivery("acme", "job.start", "d-2", {"n": 2}, {}, rule)
-    other = ingestion.Delivery("acme", "plain", "d-3", {"n": 3}, {})
+    plain = verification.Delivery("acme", "plain", "d-1", {"n": 1}, {})
+    triggered = verification.Delivery("acme", "job.start", "d-2", {"n": 2}, {}, rule)
+    other = verification.Delivery("acme", "plain", "d-3", {"n": 3}, {})
     answers = receipts.record_deliveries(deliveries=[plain, triggered, plain, triggered, other])
     assert [answer.created for answer in answers] == [True, True, False, False, True]
     assert answers[0].receipt_id == answers[2].receipt_id
@@ -126,7 +126,7 @@ def test_a_delivery_to_a_cached_source_costs_one_query(make_source, django_asser
     def answer(payload: dict) -> int:
         body = body_of(payload)
         request = {"source_name": "acme", "headers": Headers(bespin_headers(SECRET, body).items()), "body": body}
-        return ingress.answer_deliveries([request])[0].status
+        return endpoint.answer_deliveries([request])[0].status
 
     answer({"event": "warm"})  # loads the source's configuration
     with django_assert_num_queries(1):  # the INSERT … ON CONFLICT … RETURNING

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from webhooks import ingestion, selectors, sources
+from webhooks import selectors, sources, verification
 from webhooks.models import WebhookReceipt
 from webhooks.tests.signing import bespin_headers, body_of, hex_hmac
 
@@ -112,7 +112,7 @@ def test_batch_spends_the_rate_in_arrival_order(acme, make_source, rate_window):
         body = body_of({"event": "e", "n": number})
         requests.append({"source_name": source, "headers": bespin_headers(SECRET, body), "body": body})
     rate_window()
-    outcomes = ingestion.verify_deliveries(requests=requests)
+    outcomes = verification.verify_deliveries(requests=requests)
     limited = [getattr(outcome, "reason", None) == "rate_limited" for outcome in outcomes]
     assert limited == [False, False, False, False, True, False, True]
     assert selectors.rejection_counts("acme") == {"rate_limited": 2}

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs.tests.processes import Processes
+from bespin.testing.processes import Processes
 from webhooks.models import WebhookReceipt
 from webhooks.selectors import rejection_counts
 from webhooks.tests.signing import bespin_headers, body_of, hex_hmac

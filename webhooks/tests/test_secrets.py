@@ -8,7 +8,8 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from webhooks import crypto, sources
+from bespin.lib import crypto
+from webhooks import sources
 from webhooks.models import WebhookSecret
 from webhooks.tests.signing import bespin_headers, body_of
 

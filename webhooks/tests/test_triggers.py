@@ -5,7 +5,7 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from jobs.models import Job, JobStatus
-from webhooks import ingress, receipts, sources
+from webhooks import endpoint, receipts, sources
 from webhooks.headers import Headers
 from webhooks.models import WebhookReceipt
 from webhooks.tests.signing import bespin_headers, body_of, github_headers
@@ -45,7 +45,7 @@ def test_job_is_enqueued_once_the_receipt_is_committed(acme, queue, django_captu
     body = body_of({"event": "order.paid"})
     request = {"source_name": "acme", "headers": Headers(bespin_headers(SECRET, body).items()), "body": body}
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        [answer] = ingress.answer_deliveries([request])
+        [answer] = endpoint.answer_deliveries([request])
     assert answer.status == 201 and not queue.job_ids, "nothing is enqueued before the commit"
     for callback in callbacks:
         callback()

@@ -1,5 +1,5 @@
-from bespin.pruning import PruneCommand
-from jobs import retention
+from bespin.lib.pruning import PruneCommand
+from jobs.execution import retention
 
 
 class Command(PruneCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from jobs import recovery, tallies
+from jobs.execution import recovery, tallies
 
 
 class Command(BaseCommand):

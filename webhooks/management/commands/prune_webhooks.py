@@ -1,4 +1,4 @@
-from bespin.pruning import PruneCommand
+from bespin.lib.pruning import PruneCommand
 from webhooks import retention
 
 

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from rest_framework import serializers
 
-from bespin.durations import duration_argument
+from bespin.lib.durations import duration_argument
 from webhooks import config, selectors, sources
 from webhooks.models import SchemeName, WebhookSource, WebhookTrigger
 

@@ -1,0 +1,189 @@
+"""Schedules: create, change and delete them, and start the jobs of their due ticks.
+
+A schedule keeps its next tick (next_run_at) in PostgreSQL. The workers' clock (jobs.execution.clock)
+calls start_due_schedules a few times a second; each due schedule gets one job for its
+latest due tick, however many ticks passed while no worker ran (downtime runs a missed tick
+once, not once per tick), and its next tick after now. Two workers never both start a tick:
+the schedule's row is locked while its tick is started (others skip it), and the jobs'
+unique (schedule, run_at) constraint refuses a second job for one tick whatever happens.
+
+Cron expressions are read by schedules.cron.
+"""
+
+import logging
+from datetime import datetime
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from jobs import extensions, kinds
+from jobs.models import Job, JobStatus, Priority
+from jobs.services.lifecycle import announce_many
+from schedules.cron import latest_tick, next_tick, validate_cron, validate_timezone
+from schedules.models import Schedule
+
+log = logging.getLogger("bespin.jobs")
+
+# Schedules one clock round starts at most; more wait for the next round, a moment later.
+MAX_DUE = 100
+
+
+def check_fields(*, cron: str, tz: str, kind: str, params, priority: str = "", callback_url: str = "", owner=None):
+    """Every field a schedule is read by, checked together so that a 400 names all bad ones;
+    the checked cron, time zone, kind, parameters, priority and callback URL."""
+    checked, errors = {}, {}
+    for name, check in (
+        ("cron", lambda: validate_cron(cron)),
+        ("timezone", lambda: validate_timezone(tz)),
+        ("kind", lambda: kinds.validate_params(kind=kind, params=params if params is not None else {})),
+        ("priority", lambda: _validate_priority(priority)),
+        ("callback_url", lambda: extensions.check_callback_url(url=callback_url, owner=owner)),
+    ):
+        try:
+            checked[name] = check()
+        except serializers.ValidationError as error:
+            errors.update(error.detail)
+    if errors:
+        raise serializers.ValidationError(errors)
+    job_kind, clean = checked["kind"]
+    return checked["cron"], checked["timezone"], job_kind.name, clean, checked["priority"], checked["callback_url"]
+
+
+def _validate_priority(priority: str | None) -> str:
+    """A priority, or "" for the kind's own."""
+    if priority and priority not in Priority.values:
+        raise serializers.ValidationError({"priority": [f"{str(priority)[:20]!r} is not one of {Priority.values}"]})
+    return priority or ""
+
+
+def create_schedule(
+    *, owner, name: str, cron: str, tz: str = "UTC", kind: str, params=None, enabled: bool = True,
+    priority: str = "", callback_url: str = "",
+) -> Schedule:  # fmt: skip
+    """A schedule of `owner`'s, its next tick computed; ValidationError naming `cron`,
+    `timezone`, `type`, `params`, `priority` or `callback_url` when one is bad."""
+    cron, tz, kind, params, priority, callback_url = check_fields(
+        cron=cron, tz=tz, kind=kind, params=params, priority=priority, callback_url=callback_url, owner=owner
+    )
+    schedule = Schedule(
+        name=name, cron=cron, timezone=tz, kind=kind, params=params, owner=owner, enabled=enabled,
+        priority=priority, callback_url=callback_url,
+    )  # fmt: skip
+    schedule.next_run_at = next_tick(cron=cron, tz=tz, after=timezone.now()) if enabled else None
+    schedule.save(force_insert=True)
+    log.info("schedule_created schedule=%s cron=%r timezone=%s kind=%s", schedule.id, cron, tz, kind)
+    return schedule
+
+
+def update_schedule(*, schedule: Schedule, **changes) -> Schedule:
+    """Change any of `name`, `cron`, `tz`, `kind`, `params`, `enabled`, `owner`, `priority`,
+    `callback_url`. A change of
+    the expression, the zone or the flag computes the next tick again, from now: a schedule
+    enabled again starts no tick it missed while disabled."""
+    unknown = set(changes) - {"name", "cron", "tz", "kind", "params", "enabled", "owner", "priority", "callback_url"}
+    if unknown:
+        raise TypeError(f"update_schedule got unknown fields {sorted(unknown)}")
+    cron, tz, kind, params, priority, callback_url = check_fields(
+        cron=changes.get("cron", schedule.cron), tz=changes.get("tz", schedule.timezone),
+        kind=changes.get("kind", schedule.kind), params=changes.get("params", schedule.params),
+        priority=changes.get("priority", schedule.priority),
+        callback_url=changes.get("callback_url", schedule.callback_url), owner=changes.get("owner", schedule.owner),
+    )  # fmt: skip
+    retimed = (cron, tz, changes.get("enabled", schedule.enabled)) != (
+        schedule.cron, schedule.timezone, schedule.enabled
+    )  # fmt: skip
+    schedule.name = changes.get("name", schedule.name)
+    schedule.cron, schedule.timezone, schedule.kind, schedule.params = cron, tz, kind, params
+    schedule.priority, schedule.callback_url = priority, callback_url
+    schedule.enabled = changes.get("enabled", schedule.enabled)
+    schedule.owner = changes.get("owner", schedule.owner)
+    fields = [
+        "name",
+        "cron",
+        "timezone",
+        "kind",
+        "params",
+        "priority",
+        "callback_url",
+        "enabled",
+        "owner",
+        "updated_at",
+    ]
+    if retimed:
+        schedule.next_run_at = next_tick(cron=cron, tz=tz, after=timezone.now()) if schedule.enabled else None
+        fields.append("next_run_at")
+    # Only what this change decides: the clock may be moving next_run_at and last_run_at meanwhile.
+    schedule.save(update_fields=fields)
+    log.info("schedule_updated schedule=%s fields=%s", schedule.id, ",".join(sorted(changes)))
+    return schedule
+
+
+def delete_schedule(*, schedule: Schedule) -> None:
+    """Delete the schedule; the jobs it started stay, no longer naming it."""
+    log.info("schedule_deleted schedule=%s", schedule.id)
+    schedule.delete()
+
+
+def start_due_schedules(*, now: datetime | None = None, limit: int = MAX_DUE) -> list[Job]:
+    """Start one job for each enabled schedule whose next tick has come (at most `limit`),
+    for its latest due tick, and move it to its next tick after `now`. The jobs are enqueued
+    and published once committed."""
+    now = now or timezone.now()
+    started = []
+    with transaction.atomic():
+        due = list(
+            Schedule.objects.select_for_update(skip_locked=True)
+            .filter(enabled=True, next_run_at__lte=now)
+            .order_by("next_run_at")[:limit]
+        )
+        for schedule in due:
+            # The stored next tick is due; a later one may be too, after downtime: the latest runs.
+            tick = max(
+                schedule.next_run_at,
+                latest_tick(cron=schedule.cron, tz=schedule.timezone, at=now) or schedule.next_run_at,
+            )
+            job = _start_tick(schedule, tick)
+            if job is not None:
+                started.append(job)
+            following = next_tick(cron=schedule.cron, tz=schedule.timezone, after=max(now, tick))
+            Schedule.objects.filter(id=schedule.id).update(last_run_at=tick, next_run_at=following)
+            if following is None:
+                log.warning("schedule_ended schedule=%s: %r has no tick after %s", schedule.id, schedule.cron, now)
+        if started:
+            transaction.on_commit(partial(announce_many, started, new=True, enqueue=started))
+    return started
+
+
+def _start_tick(schedule: Schedule, tick: datetime) -> Job | None:
+    """The job of one tick, or None: another worker started it, or the schedule's kind or
+    parameters are no longer valid (logged; the tick is passed over)."""
+    try:
+        job_kind, params = kinds.validate_params(kind=schedule.kind, params=schedule.params)
+    except serializers.ValidationError as error:
+        log.warning("schedule_tick_skipped schedule=%s tick=%s: %s", schedule.id, tick.isoformat(), error.detail)
+        return None
+    job = Job(
+        type=job_kind.name, params=params, owner_id=schedule.owner_id, status=JobStatus.PENDING,
+        priority=schedule.priority or job_kind.priority, callback_url=schedule.callback_url, run_at=tick,
+        schedule=schedule,
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return job
+
+
+def _start_due_ticks(now: datetime) -> int:
+    return len(start_due_schedules(now=now))
+
+
+# For the workers' clock (jobs.extensions): its probe, on the partial index of enabled schedules.
+CLOCK_STEP = extensions.ClockStep(
+    name="schedules",
+    due_sql=f"SELECT 1 FROM {Schedule._meta.db_table} WHERE enabled AND next_run_at <= %s",
+    run=_start_due_ticks,
+)
