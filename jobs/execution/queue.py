@@ -32,6 +32,9 @@ QUEUE_NAME = "default"
 # The queues in the order workers take them: a priority's name is its queue's.
 QUEUE_NAMES = (Priority.HIGH.value, Priority.DEFAULT.value, Priority.LOW.value)
 TASK = "jobs.execution.entrypoint.run_job"
+# The same function under the name entries written by an earlier Bespin carry: a worker of
+# this one runs those too, so that an upgrade loses none of what was queued.
+TASKS = frozenset({TASK, "jobs.tasks.run_job"})
 # Failed RQ jobs are kept this long for `rq info`; Bespin's own record is the row.
 FAILURE_TTL = 24 * 3600
 

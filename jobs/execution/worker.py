@@ -42,7 +42,7 @@ from rq.worker import SimpleWorker
 from jobs import extensions, kinds
 from jobs.execution import clock, concurrency, entrypoint, heartbeats, recovery, retention, tallies
 from jobs.execution.entries import EntryRunner
-from jobs.execution.queue import QUEUE_NAME, QUEUE_NAMES, TASK
+from jobs.execution.queue import QUEUE_NAME, QUEUE_NAMES, TASKS
 
 log = logging.getLogger("bespin.worker")
 
@@ -170,7 +170,7 @@ class BespinWorker(EntryRunner, SimpleWorker):
             self._bespin_lease = lease
         self._bespin_job = job.id
         try:
-            if job.func_name == TASK:
+            if job.func_name in TASKS:
                 return self._run_entry(job, queue)
             return super().execute_job(job, queue)
         finally:

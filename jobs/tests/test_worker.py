@@ -91,6 +91,16 @@ def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue
     assert (job.status, len(calls)) == (JobStatus.COMPLETED, 1)
 
 
+def test_an_entry_queued_by_an_earlier_bespin_under_its_old_name_is_run(run_worker, queue):
+    job = creation.create_job(kind="random_text", params={"length": 3})
+    queue.empty()
+    queue.enqueue("jobs.tasks.run_job", str(job.id), job.attempt, job.type, job_id=rq_job_id(job), result_ttl=0)
+    run_worker()
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and len(job.result.split(" ")) == 3
+    assert not FailedJobRegistry(queue=queue).get_job_ids()
+
+
 def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running(run_worker, register_kind):
     register_kind("nul", lambda params, progress: "a\x00b")
     job = creation.create_job(kind="nul", params={})
