@@ -6,13 +6,8 @@ running on an async test's event loop, and signal handlers RQ's worker leaves be
 
 import asyncio
 import contextlib
-import os
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import django_rq
 import pytest
@@ -20,14 +15,17 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.db import connection, connections
+from django.db import connections
 from pytest_asyncio import is_async_test
 from redis import Redis
 from rest_framework.test import APIClient
 
+from bespin.testing.processes import ROOT, Processes, process_env
+from bespin.testing.signals import signal_handlers_kept
 from jobs import events
 from jobs.execution.queue import QUEUE_NAME
 from jobs.execution.worker import BespinWorker
+from jobs.services import creation, lifecycle
 
 
 def pytest_configure(config):
@@ -42,28 +40,6 @@ def pytest_configure(config):
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-ROOT = Path(__file__).resolve().parent
-
-
-def database_url_for_tests() -> str:
-    """DATABASE_URL of pytest-django's test database, for processes the tests start."""
-    parts = urlsplit(os.environ.get("DATABASE_URL", "postgres:///bespin"))
-    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
-
-
-def process_env(**extra) -> dict:
-    """The environment for a Bespin process started by a test: the test database and Redis."""
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url_for_tests(),
-        "REDIS_URL": settings.REDIS_URL,
-        "SECRET_KEY": "bespin-tests-only",
-        "DEBUG": "0",
-        "BESPIN_THROTTLE_ANON": "",
-        **extra,
     }
 
 
@@ -154,26 +130,6 @@ def queue():
     return django_rq.get_queue(QUEUE_NAME)
 
 
-@contextlib.contextmanager
-def signal_handlers_kept():
-    """Put back the signal handlers and the alarm that an RQ worker run in this process
-    changes. RQ installs its own SIGINT and SIGTERM handlers (a warm shutdown, which only
-    sets a flag once the worker is done) and never removes them: the test process would
-    ignore SIGTERM ever after. It also arms SIGALRM for each job's timeout and then resets
-    it to the default, which would cancel pytest-timeout's alarm for the rest of the test."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
-    alarm, interval = signal.getitimer(signal.ITIMER_REAL)
-    started = time.monotonic()
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-        if alarm:
-            # Whatever is left of it; a test whose time ran out meanwhile fails at once.
-            signal.setitimer(signal.ITIMER_REAL, max(alarm - (time.monotonic() - started), 0.001), interval)
-
-
 @pytest.fixture
 def run_worker(queue):
     """Run a real RQ worker in burst mode: it takes every queued job, runs it, and returns.
@@ -245,3 +201,37 @@ def stranger(db):
 @pytest.fixture
 def staff(db):
     return User.objects.create_user("staff", password="staff-password-1", is_staff=True)
+
+
+@pytest.fixture
+def make_job(django_capture_on_commit_callbacks):
+    """make_job(kind, params, owner, state): a job made by create_job and, past `pending`,
+    moved on by the service calls a worker makes (start, complete or fail) or by cancel_job.
+    Page tests run in a transaction that never commits, where a real worker cannot run."""
+
+    def make(kind="random_text", params=None, owner=None, state="pending", result="cloud data", error="disk on fire"):
+        # Nothing commits in a test transaction: run the after-commit enqueue and publish now.
+        with django_capture_on_commit_callbacks(execute=True):
+            job = creation.create_job(kind=kind, params=params if params is not None else {"length": 2}, owner=owner)
+            if state in ("running", "completed", "failed"):
+                job = lifecycle.start_job(job_id=job.id, worker_name="test-worker")
+            if state == "completed":
+                lifecycle.complete_job(job=job, result=result)
+            elif state == "failed":
+                lifecycle.fail_job(job=job, error=error)
+            elif state == "cancelled":
+                lifecycle.cancel_job(job=job)
+        job.refresh_from_db()
+        assert job.status == state
+        return job
+
+    return make
+
+
+@pytest.fixture
+def processes(tmp_path, request):
+    """Bespin's processes (bespin.testing.processes) as the test starts them, all stopped after it;
+    with the environment of the test module's PROCESS_ENV, if it has one."""
+    started = Processes(tmp_path, **getattr(request.module, "PROCESS_ENV", {}))
+    yield started
+    started.stop_all()

@@ -10,11 +10,34 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings
+from django.db import connection
 from redis import Redis
 
-from conftest import ROOT, process_env
 from jobs.execution import heartbeats
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url_for_tests() -> str:
+    """DATABASE_URL of pytest-django's test database, for processes the tests start."""
+    parts = urlsplit(os.environ.get("DATABASE_URL", "postgres:///bespin"))
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+def process_env(**extra) -> dict:
+    """The environment for a Bespin process started by a test: the test database and Redis."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url_for_tests(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": "bespin-tests-only",
+        "DEBUG": "0",
+        "BESPIN_THROTTLE_ANON": "",
+        **extra,
+    }
 
 
 def free_port() -> int:

@@ -15,9 +15,8 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
-from bespin.testing.processes import Processes
+from bespin.testing.processes import ROOT, Processes
 from callbacks.services import rotate_callback_secret
-from conftest import ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(150)]
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from bespin.server import gctune
-from conftest import ROOT
+from bespin.testing.processes import ROOT
 
 PROBE = (
     "import gc, json; default = gc.get_threshold(); import bespin.asgi; "

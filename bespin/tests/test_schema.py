@@ -2,6 +2,8 @@
 (a kind registered now is in it), lists as the pages they are, the links from a created job,
 and one error shape. test_api_contract.py holds the server to all of it."""
 
+import re
+
 import pytest
 from rest_framework import serializers
 
@@ -69,3 +71,29 @@ def test_every_error_an_operation_answers_is_described(api):
             for status, answer in operation["responses"].items():
                 if status >= "400" and path != "/metrics":
                     assert "application/json" in answer["content"], (method, path, status)
+
+
+def test_openapi_schema_documents_every_job_endpoint_and_its_errors(api):
+    response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    paths = schema["paths"]
+    for path in ["/api/", "/api/test", "/api/jobs", "/api/jobs/random-text", "/api/jobs/{job_id}",
+                 "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/retry", "/api/health"]:  # fmt: skip
+        assert path in paths, path
+    assert set(paths["/api/jobs/random-text"]["post"]["responses"]) >= {"200", "201", "400", "422", "429"}
+    assert "409" in paths["/api/jobs/{job_id}/cancel"]["post"]["responses"]
+    assert "404" in paths["/api/jobs/{job_id}"]["get"]["responses"]
+
+
+def test_docs_page_loads_its_files_from_this_server(api):
+    response = api.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    # Every file the page loads is this server's (the page also holds a random CSRF token,
+    # so a search for "cdn" in it would fail now and then).
+    loaded = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert any(url.endswith("swagger-ui-bundle.js") for url in loaded), loaded
+    assert all(url.startswith("/static/") for url in loaded), loaded
+    assert not re.search(r"(?:https?:)?//[\w.-]+\.\w+/", html)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bespin.testing.processes import ROOT
 from callbacks.deliveries import JITTER, Claimed, Sent, next_state
 from callbacks.models import DeliveryState
 from callbacks.transport import Answer
-from conftest import ROOT
 
 DEFAULT = (5, 30, 120, 600, 3600, 21600, 21600, 21600)
 AT = datetime(2026, 1, 1, tzinfo=UTC)

@@ -4,10 +4,10 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from bespin.testing.processes import database_url_for_tests
 from callbacks.models import CallbackDelivery, DeliveryState
 from callbacks.services import NOTIFY_CHANNEL
 from callbacks.tests.conftest import end_job
-from conftest import database_url_for_tests
 from jobs.models import Job, JobStatus
 from jobs.services import creation, lifecycle
 

@@ -7,7 +7,6 @@ operator can change them): the API, the dashboard's forms and the OpenAPI schema
 them from there.
 """
 
-
 from django.conf import settings
 from rest_framework import serializers
 

@@ -8,7 +8,7 @@ from rq.job import Job as RQJob
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bespin.testing.listening import messages_during
-from conftest import signal_handlers_kept
+from bespin.testing.signals import signal_handlers_kept
 from jobs import events
 from jobs.execution import heartbeats, queue, runner
 from jobs.execution import worker as worker_module

@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from bespin.testing.processes import Processes
-from conftest import ROOT
+from bespin.testing.processes import ROOT, Processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,7 @@ import urllib.request
 
 import pytest
 
-from bespin.testing.processes import Processes
-from conftest import ROOT
+from bespin.testing.processes import ROOT, Processes
 
 ONE_YEAR = 365 * 24 * 3600
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from rq.worker import Worker
 
-from bespin.testing.processes import free_port, wait_for
-from conftest import ROOT, process_env
+from bespin.testing.processes import ROOT, free_port, process_env, wait_for
 from jobs.execution import heartbeats
 from jobs.models import Job, JobStatus
 from jobs.services import creation

@@ -21,8 +21,7 @@ import pytest
 from django.db.models import Count
 from websockets.sync.client import connect
 
-from bespin.testing.processes import Processes, free_port, wait_for
-from conftest import ROOT
+from bespin.testing.processes import ROOT, Processes, free_port, wait_for
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)

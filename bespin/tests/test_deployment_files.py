@@ -8,7 +8,7 @@ import tempfile
 import pytest
 import yaml
 
-from conftest import ROOT
+from bespin.testing.processes import ROOT
 
 needs_docker_compose = pytest.mark.skipif(
     shutil.which("docker-compose") is None, reason="docker-compose is not installed"
