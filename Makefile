@@ -9,18 +9,31 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 TEST_ENV := SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON=
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev test lint build bench clean docker docker-clean browser compose
+.PHONY: help install install-dev lock dev test lint build bench clean docker docker-clean browser compose
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt
+# Two sets, each installed from its lock (every package pinned, with hashes; `make lock`
+# compiles them): the runtime set for `make dev`, the runtime and dev sets for the rest.
+$(VENV)/.runtime: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	@touch $@
 
-install: $(VENV)/.installed ## Create .venv and install the pinned requirements
+$(VENV)/.dev: requirements-dev.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	@touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime ## Create .venv and install what runs Bespin (requirements.lock)
+
+install-dev: $(VENV)/.dev ## Install what tests, lints and benchmarks it too (requirements-dev.lock)
+
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+lock: install-dev ## Compile requirements.lock and requirements-dev.lock from requirements*.txt
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
 dev: install ## Create the database if missing, migrate, run Daphne and a worker on PORT (Ctrl-C stops both; twice: at once)
 	@PORT=$(PORT) ./run.sh dev
@@ -33,10 +46,10 @@ compose: ## Install Debian's docker-compose, which checks docker-compose.yml in 
 	@command -v docker-compose >/dev/null || { echo "installing docker-compose (checks the compose file)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
-test: install browser compose ## Run the whole test suite against the local PostgreSQL and Redis
+test: install-dev browser compose ## Run the whole test suite against the local PostgreSQL and Redis
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
-lint: install ## Check formatting and lint with ruff
+lint: install-dev ## Check formatting and lint with ruff
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 # collectstatic first: the deployment checks then judge the files the server will serve
@@ -45,7 +58,7 @@ build: install ## collectstatic, then Django's checks with the deployment ones (
 	SECRET_KEY=$${SECRET_KEY:-collectstatic-only} $(PY) manage.py collectstatic --noinput -v0
 	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} $(PY) manage.py check --deploy
 
-bench: install ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
+bench: install-dev ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
 	$(PY) bench/run.py $(if $(QUICK),--quick)
 
 clean: ## Remove the virtualenv, caches and collected static files

@@ -7,12 +7,12 @@ VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
 PORT=${PORT:-8000}
 
+# What runs Bespin, from its lock (as `make install`).
 ensure_venv() {
-  if [ ! -f "$VENV/.installed" ] || [ requirements.txt -nt "$VENV/.installed" ]; then
+  if [ ! -f "$VENV/.runtime" ] || [ requirements.lock -nt "$VENV/.runtime" ]; then
     [ -x "$PY" ] || "${PYTHON:-python3}" -m venv "$VENV"
-    "$PY" -m pip install --quiet --upgrade pip
-    "$PY" -m pip install --quiet -r requirements.txt
-    touch "$VENV/.installed"
+    "$PY" -m pip install --quiet --require-hashes -r requirements.lock
+    touch "$VENV/.runtime"
   fi
 }
 
