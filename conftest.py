@@ -20,6 +20,7 @@ from pytest_asyncio import is_async_test
 from redis import Redis
 from rest_framework.test import APIClient
 
+from bespin.lib import asyncdb
 from bespin.testing.processes import ROOT, Processes, process_env
 from bespin.testing.signals import signal_handlers_kept
 from jobs import events
@@ -103,6 +104,8 @@ async def _end_tasks() -> None:
 @pytest.fixture
 async def _tasks_end_with_the_test():
     yield
+    # Before the tasks end: the pool's own tasks close its connections.
+    await asyncdb.close()
     await _end_tasks()
     # The thread that runs database_sync_to_async calls keeps its connection while Channels'
     # WebsocketCommunicator waits (Channels' test helper turns close_old_connections off

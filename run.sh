@@ -26,8 +26,8 @@ ensure_venv() {
 # runs in a session of its own, out of the terminal's reach, and only this script signals it:
 #   first Ctrl-C (or SIGTERM, SIGHUP): SIGTERM to both; the worker finishes its running job
 #     (RQ's warm shutdown), the server closes; this script waits for both;
-#   a second one while it waits: SIGKILL to both sessions' process groups, the worker's
-#     scheduler child included; a job left running is the recovery sweep's to re-run or fail.
+#   a second one while it waits: SIGKILL to both sessions' process groups, any children
+#     included; a job left running is the recovery sweep's to re-run or fail.
 # Either way this script returns only once neither is running (make returns after it). Only
 # SIGKILL of this script itself, which nothing can trap, leaves the children behind.
 dev() {
@@ -66,7 +66,7 @@ dev() {
     wait "${DEV_PIDS[@]}" 2>/dev/null
     [ "$DEV_SIGNALS" = "$seen" ] && break
   done
-  # A child that died abruptly may have left its own children (RQ's scheduler) behind.
+  # A child that died abruptly may have left children of its own behind.
   dev_kill_groups
   exit "$DEV_STATUS"
 }

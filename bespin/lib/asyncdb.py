@@ -1,90 +1,65 @@
 """Reads made on the server's event loop itself, without a hop to a thread.
 
 A WebSocket that watches a job reads one row when it opens. Through the ORM that read is a
-hop to Channels' database thread with Django's connection bookkeeping on each side: about a
-millisecond of a server's CPU per socket, a good part of opening one. Here it is one
-prepared SELECT on an asynchronous psycopg connection, in autocommit, connected with Django's
-own settings. Writes stay with the services and the ORM.
+hop to Channels' database thread with Django's connection bookkeeping on each side (see
+docs/BENCHMARKS.md for what it costs per socket). Here it is one prepared SELECT on an
+asynchronous psycopg connection from psycopg_pool's pool, in autocommit, connected with
+Django's own settings. Writes stay with the services and the ORM.
 
-Each event loop keeps a few connections, opened on first use and closed with the loop; a
-connection that failed is dropped, and the next read opens a new one, so reads recover by
-themselves once PostgreSQL is back.
+Each event loop has a pool of its own, opened on first use (a server has one loop, for as long
+as it runs). The pool drops a connection that failed, so reads recover by themselves once
+PostgreSQL is back.
 """
 
 import asyncio
-import types
 
 import psycopg
 from django.db import connections
+from psycopg_pool import AsyncConnectionPool
 
 # Each read takes a fraction of a millisecond: a few connections serve thousands of sockets
 # opening at once, which wait for one rather than open more.
 POOL_SIZE = 4
 # As on the Django side: while PostgreSQL does not answer, a read gives up after this long
-# and the caller answers as for any outage.
+# (psycopg_pool's PoolTimeout, an OperationalError) and the caller answers as for any outage.
 TIMEOUT_SECONDS = 5
 
-
-class _Connections:
-    def __init__(self):
-        params = connections["default"].get_connection_params()
-        # Django's cursor class and adapters are for its own synchronous connections.
-        for name in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(name, None)
-        self.params = params
-        self.idle: list[psycopg.AsyncConnection] = []
-        self.slots = asyncio.Semaphore(POOL_SIZE)
-
-    async def fetch_one(self, sql: str, params) -> tuple | None:
-        async with self.slots:
-            connection = self.idle.pop() if self.idle else None
-            try:
-                async with asyncio.timeout(TIMEOUT_SECONDS):
-                    if connection is None:
-                        connection = await psycopg.AsyncConnection.connect(autocommit=True, **self.params)
-                    cursor = await connection.execute(sql, params, prepare=True)
-                    row = await cursor.fetchone()
-            except BaseException as exc:
-                if connection is not None:
-                    await connection.close()
-                if isinstance(exc, TimeoutError):
-                    raise psycopg.OperationalError(f"no answer from PostgreSQL in {TIMEOUT_SECONDS} s") from exc
-                raise
-            self.idle.append(connection)
-            return row
-
-    async def close(self) -> None:
-        while self.idle:
-            await self.idle.pop().close()
+_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
 
 
-_by_loop: dict[asyncio.AbstractEventLoop, _Connections] = {}
+def _connection_params() -> dict:
+    params = connections["default"].get_connection_params()
+    # Django's cursor class and adapters are for its own synchronous connections.
+    for name in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(name, None)
+    return {**params, "autocommit": True}
 
 
-def _for_this_loop() -> _Connections:
+async def _pool() -> AsyncConnectionPool:
     loop = asyncio.get_running_loop()
-    found = _by_loop.get(loop)
-    if found is None:
-        found = _by_loop[loop] = _Connections()
-        _close_with(loop)
-    return found
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = AsyncConnectionPool(
+            kwargs=_connection_params(), min_size=1, max_size=POOL_SIZE, timeout=TIMEOUT_SECONDS, open=False
+        )
+        await pool.open()
+    return pool
 
 
-def _close_with(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the loop's connections when the loop closes (a test's loop, or a server's at
-    exit), so that none outlives it."""
-    close = loop.close
-
-    def closing(self, *args, **kwargs):
-        found = _by_loop.pop(loop, None)
-        if found is not None and not loop.is_running():
-            loop.run_until_complete(found.close())
-        self.close = close
-        return close(*args, **kwargs)
-
-    loop.close = types.MethodType(closing, loop)
+async def close() -> None:
+    """Close this event loop's pool, if it has one: before a loop that is not the server's
+    ends (a test's), while its pool's own tasks still run."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close()
 
 
 async def fetch_one(sql: str, params) -> tuple | None:
     """The first row of a read-only query, or None."""
-    return await _for_this_loop().fetch_one(sql, params)
+    pool = await _pool()
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS), pool.connection() as connection:
+            cursor = await connection.execute(sql, params, prepare=True)
+            return await cursor.fetchone()
+    except TimeoutError as exc:
+        raise psycopg.OperationalError(f"no answer from PostgreSQL in {TIMEOUT_SECONDS} s") from exc

@@ -1,7 +1,7 @@
 """Bespin's Redis clients: one per purpose, each made once per process.
 
 redis-py's pool notices a fork and starts afresh in the child, so a client made here is safe
-in RQ's scheduler process too. The channel layer and Django's cache keep their own clients,
+in a forked process too. The channel layer and Django's cache keep their own clients,
 configured in settings.
 """
 

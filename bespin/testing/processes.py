@@ -47,8 +47,7 @@ def free_port() -> int:
 
 
 # A process that has not exited this long after SIGTERM is killed. Daphne and an idle worker
-# exit well within it (the worker in about a second: RQ's scheduler sleeps 1 s between
-# rounds). Daphne does not when an application instance ignores the cancellation it sends
+# exit well within it. Daphne does not when an application instance ignores the cancellation it sends
 # at shutdown: on Python 3.11 redis-py's asyncio.wait_for swallows a cancellation that lands
 # just as a command completes (python/cpython#86296). With channels_redis's core layer, a
 # consumer whose client left just as it began its next read of the layer did so about every
@@ -84,8 +83,8 @@ class Processes:
         if SETPRIV:
             command = [SETPRIV, "--pdeathsig", "KILL", "--", *command]
         with open(self.logs / f"{self.count:02d}-{name}.log", "wb") as log:
-            # A session of its own, so that killing it takes its children (RQ's scheduler)
-            # along, as losing the machine would.
+            # A session of its own, so that killing it takes any children along, as losing
+            # the machine would.
             process = subprocess.Popen(
                 command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )

@@ -66,7 +66,7 @@ REACHED_INTO = [
         "rq.worker:Worker.heartbeat": ["self", "timeout", "pipeline"],
         "rq.worker:Worker.set_state": ["self", "state", "pipeline"],
         "rq.worker:Worker.check_for_suspension": ["self", "burst"],
-        "rq.worker:Worker._start_scheduler": ["self", "burst", "logging_level", "date_format", "log_format"],
+        "rq.worker:Worker.bootstrap": ["self", "logging_level", "date_format", "log_format"],
         "rq.worker:Worker.request_stop": ["self", "signum", "frame"],
         "rq.worker:Worker.handle_job_failure": ["self", "job", "queue", "started_job_registry", "exc_string"],
         "rq.queue:Queue.intermediate_queue": None,

@@ -4,7 +4,8 @@ then default, then low (jobs.execution.worker).
 
 PostgreSQL holds the jobs; the queue only says which to run next. Bespin writes an entry
 itself, field for field as RQ's `Queue.enqueue` does, in one round trip (RQ's own enqueue
-takes two, and builds a Job object first); delayed entries go through RQ's scheduler.
+takes two, and builds a Job object first). Nothing waits in Redis for its time: a job to run
+later (asked so, or a retry's backoff) waits in PostgreSQL for the workers' clock.
 Losing an entry is repaired by the recovery sweep, so every function here logs a Redis
 failure instead of raising it into the caller's request.
 """
@@ -12,7 +13,7 @@ failure instead of raising it into the caller's request.
 import logging
 import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 from django.conf import settings
@@ -114,23 +115,16 @@ def _push(pipe, jobs: list[Job]) -> None:
         pipe.rpush(queue.key, rq_job_id(job))
 
 
-def enqueue_job(job: Job, *, delay: float = 0, also: Callable | None = None) -> bool:
-    """Put the job on the queue (after `delay` seconds, through RQ's scheduler): one round
-    trip, which `also(pipeline)` may add the caller's own commands to (not with a delay).
-    False on a failure, which leaves the job `pending` in PostgreSQL, where the recovery
-    sweep enqueues it again; the caller's commands are lost with it."""
-    if also is not None and delay > 0:
-        raise ValueError("a delayed entry goes through RQ's scheduler: no commands can ride with it")
+def enqueue_job(job: Job, *, also: Callable | None = None) -> bool:
+    """Put the job on the queue: one round trip, which `also(pipeline)` may add the caller's
+    own commands to. False on a failure, which leaves the job `pending` in PostgreSQL, where
+    the recovery sweep enqueues it again; the caller's commands are lost with it."""
     try:
-        if delay > 0:
-            options = {**_options(job), "job_timeout": _timeout(job)}
-            queue_of(job).enqueue_in(timedelta(seconds=delay), TASK, *_args(job), **options)
-        else:
-            with queue_client().pipeline() as pipe:
-                _push(pipe, [job])
-                if also is not None:
-                    also(pipe)
-                pipe.execute()
+        with queue_client().pipeline() as pipe:
+            _push(pipe, [job])
+            if also is not None:
+                also(pipe)
+            pipe.execute()
     except Exception:
         log.exception("enqueue failed job=%s; the recovery sweep will enqueue it again", job.id)
         return False

@@ -125,8 +125,6 @@ def _reenqueue_missing(connection, report: Recovery) -> None:
     for job, ((status, worker_name), position, parked_at) in zip(pending, answered, strict=True):
         if status == b"queued" and (position is not None or parked_at not in (None, b"")):
             continue  # waiting its turn, or a slot
-        if status in (b"scheduled", b"deferred"):
-            continue  # RQ's scheduler holds it
         if status == b"started" and worker_name and alive.get(worker_name.decode()) is not None:
             continue  # a live worker took it and is about to start it
         missing.append(job)

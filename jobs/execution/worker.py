@@ -83,8 +83,6 @@ class BespinWorker(EntryRunner, SimpleWorker):
         runs (its heartbeat or its result cannot be written). A worker that quits there stays
         gone until someone restarts it; instead it waits for Redis and goes on. The job it was
         running is then lost, and the recovery sweep runs it again or fails it."""
-        # RQ's scheduler runs the delayed retries of kinds that declare them.
-        kwargs["with_scheduler"] = True
         self._bespin_stop_asked = False
         restarts = 0
         while True:
@@ -117,6 +115,7 @@ class BespinWorker(EntryRunner, SimpleWorker):
 
     def _work(self, burst, *args, **kwargs):
         entrypoint.worker_name = self.name
+        self._bespin_burst = burst
         self._bespin_stop = threading.Event()
         self._bespin_threads: list[threading.Thread] = []
         self._bespin_job = heartbeats.IDLE
@@ -131,10 +130,10 @@ class BespinWorker(EntryRunner, SimpleWorker):
             except Exception:
                 pass
 
-    def _start_scheduler(self, burst: bool = False, *args, **kwargs):
-        # RQ forks its scheduler here; threads are started after the fork, never before, so
-        # the child cannot inherit a lock one of them held.
-        super()._start_scheduler(burst, *args, **kwargs)
+    def bootstrap(self, *args, **kwargs):
+        # RQ registers the worker here, at the start of its work loop; the threads start once
+        # it is registered.
+        super().bootstrap(*args, **kwargs)
         # RQ installs its signal handlers only once this returns; until then SIGTERM ends the
         # process at once, which after the first heartbeat below would leave it behind. A stop
         # asked meanwhile is kept for RQ's loop, which leaves at its first turn, as for any
@@ -148,7 +147,7 @@ class BespinWorker(EntryRunner, SimpleWorker):
             thread = threading.Thread(target=target, args=(self._bespin_stop,), name=name, daemon=True)
             thread.start()
             self._bespin_threads.append(thread)
-        if not burst:  # a burst worker leaves once the queue is empty: no time to send in
+        if not self._bespin_burst:  # a burst worker leaves once the queue is empty: no time to send in
             for start in extensions.worker_services:
                 self._bespin_threads += start(self._bespin_stop)
 

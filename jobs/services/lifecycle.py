@@ -11,6 +11,7 @@ once it is committed.
 """
 
 import logging
+from datetime import timedelta
 from functools import lru_cache, partial
 
 from django.db import connection, transaction
@@ -121,12 +122,15 @@ def fail_job(*, job: Job, error: str, lost: bool = False) -> bool:
 
 
 def _new_attempt(job: Job, *, allowed, error: str = "", delay: float = 0, **changes) -> bool:
-    """Back to pending as attempt + 1, enqueued after commit."""
+    """Attempt + 1: pending and enqueued after commit, or, `delay` seconds from now, scheduled
+    for the workers' clock to enqueue then (as a job asked to run later is)."""
+    if delay > 0:
+        changes["run_at"] = timezone.now() + timedelta(seconds=delay)
     with transaction.atomic():
         moved = _transition(
             job,
             allowed=allowed,
-            status=JobStatus.PENDING,
+            status=JobStatus.SCHEDULED if delay > 0 else JobStatus.PENDING,
             attempt=job.attempt + 1,
             progress=0,
             result=None,
@@ -136,14 +140,15 @@ def _new_attempt(job: Job, *, allowed, error: str = "", delay: float = 0, **chan
             worker_name="",
             **changes,
         )
-        if moved:
-            transaction.on_commit(partial(queue.enqueue_job, job, delay=delay))
+        if moved and delay <= 0:
+            transaction.on_commit(partial(queue.enqueue_job, job))
     return moved
 
 
 def requeue_job(*, job: Job, error: str, delay: float = 0, lost: bool = False) -> bool:
     """Run a running job again as a new attempt: after a failure its kind retries (`delay`
-    seconds later), or once its worker was lost (`lost`)."""
+    seconds later, `scheduled` until then, its run_at the retry's time), or once its worker
+    was lost (`lost`)."""
     changes = {"lost_count": job.lost_count + 1} if lost else {}
     return _new_attempt(job, allowed=(JobStatus.RUNNING,), error=error, delay=delay, **changes)
 

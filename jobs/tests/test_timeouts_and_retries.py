@@ -1,12 +1,12 @@
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from rq.registry import ScheduledJobRegistry
+from django.utils import timezone
 
-from jobs.execution.queue import rq_job_id
-from jobs.models import Job, JobStatus
-from jobs.services import creation
+from jobs.execution import clock
+from jobs.models import JobStatus
+from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CALLS = []
@@ -58,22 +58,23 @@ def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
     assert len(CALLS) == 2
 
 
-def test_a_retry_waits_out_its_backoff_in_rqs_schedule(register_kind, run_worker, queue):
+def test_a_retry_waits_out_its_backoff_scheduled_in_postgresql_then_runs(register_kind, run_worker, queue):
     CALLS.clear()
     register_kind("flaky", _flaky, max_retries=3, retry_backoff=30)
     job = creation.create_job(kind="flaky", params={})
-    before = datetime.now(UTC)
+    before = timezone.now()
     run_worker()
-    after = datetime.now(UTC)
+    after = timezone.now()
     job.refresh_from_db()
-    assert (job.status, job.attempt) == (JobStatus.PENDING, 2)
+    assert (job.status, job.attempt) == (JobStatus.SCHEDULED, 2)
     assert job.error == "attempt 1 failed: ConnectionError: upstream down (call 1)"
-    registry = ScheduledJobRegistry(queue=queue)
-    assert registry.get_job_ids() == [rq_job_id(job)]
-    assert queue.count == 0  # not on the queue itself until then
-    # Scheduled the backoff (30 s for a first retry) after the attempt failed, which was
-    # while the worker ran; RQ keeps the time to the whole second.
-    scheduled = registry.get_scheduled_time(rq_job_id(job))
-    backoff = timedelta(seconds=30)
-    assert (before + backoff).replace(microsecond=0) <= scheduled <= after + backoff
-    assert Job.objects.get(id=job.id).status == JobStatus.PENDING
+    # The backoff (30 s for a first retry) from when the attempt failed, while the worker ran.
+    assert before + timedelta(seconds=30) <= job.run_at <= after + timedelta(seconds=30)
+    assert queue.count == 0 and not queue.connection.keys("rq:job:*")  # nothing waits in Redis
+    assert clock.run_clock().promoted == 0
+    # The clock's promotion, as when the time comes (the clock runs on the database's rows).
+    assert lifecycle.promote_due_jobs(now=job.run_at) == [job]
+    run_worker()
+    job.refresh_from_db()
+    assert (job.status, job.attempt, len(CALLS)) == (JobStatus.SCHEDULED, 3, 2)
+    assert job.run_at - after >= timedelta(seconds=60)  # the second backoff is twice the first
