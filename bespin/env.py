@@ -5,6 +5,7 @@ is refused rather than taken as true.
 """
 
 import os
+import re
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
@@ -53,6 +54,29 @@ def env_duration(name: str, default: str = "") -> timedelta | None:
         return parse_duration(raw)
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}  # fmt: skip
+
+
+def parse_rate(rate: str) -> tuple[int, float]:
+    """`120/min` as (120, 60.0): at most 120 in any minute."""
+    match = re.fullmatch(r"(\d+)/(\w+)", rate)
+    if not match or match[2] not in _PERIODS or int(match[1]) < 1:
+        raise ValueError(f"{rate!r} is not a rate such as 120/min")
+    return int(match[1]), float(_PERIODS[match[2]])
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A rate such as `120/min`; None when empty (no limit)."""
+    rate = (os.environ.get(name, default) or "").strip() or None
+    if rate is not None:
+        try:
+            parse_rate(rate)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={rate!r}: use a rate such as 120/min, or empty for none") from None
+    return rate
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from bespin.env import env_bool, env_duration, env_int, env_int_map, env_list, env_str
+from bespin.env import env_bool, env_duration, env_int, env_int_map, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "1.0.0"
@@ -206,17 +206,10 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 
-def _rate(name: str, default: str) -> str | None:
-    rate = env_str(name, default) or None
-    if rate and not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
-        raise ImproperlyConfigured(f"{name}={rate!r}: use a rate such as 120/min, or empty for none")
-    return rate
-
-
 # Job creation: anonymous callers get a small slice, signed-in users a larger one. Rates are
 # counted atomically in Redis; 0 turns a cap off.
-THROTTLE_ANON = _rate("BESPIN_THROTTLE_ANON", "120/min")
-THROTTLE_USER = _rate("BESPIN_THROTTLE_USER", "1200/min")
+THROTTLE_ANON = env_rate("BESPIN_THROTTLE_ANON", "120/min")
+THROTTLE_USER = env_rate("BESPIN_THROTTLE_USER", "1200/min")
 ANON_CREATE = env_bool("BESPIN_ANON_CREATE", True)
 ANON_MAX_UNFINISHED = env_int("BESPIN_ANON_MAX_UNFINISHED", 20, minimum=0)
 USER_MAX_UNFINISHED = env_int("BESPIN_USER_MAX_UNFINISHED", 10_000, minimum=0)

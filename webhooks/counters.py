@@ -1,4 +1,4 @@
-"""The webhooks app's keys in Redis, shared by every server: per-source rate windows, stored
+"""The webhooks app's keys in Redis, shared by every server: per-source rate limits, stored
 deliveries and rejections counted (counters that only grow), and the last few rejections.
 Key names live here and nowhere else."""
 
@@ -7,16 +7,12 @@ _PREFIX = "bespin:webhooks"
 STORED_KEY = f"{_PREFIX}:stored"
 
 
-def rate_key(source: str, window: int) -> str:
-    return f"{_PREFIX}:rate:{source}:{window}"
+def rate_key(source: str) -> str:
+    return f"{_PREFIX}:rate:{source}"
 
 
-def unverified_rate_key(source: str, address: str, window: int) -> str:
-    return f"{_PREFIX}:unverified:{source}:{address}:{window}"
-
-
-def is_unverified_rate_key(key: str) -> bool:
-    return key.startswith(f"{_PREFIX}:unverified:")
+def unverified_rate_key(source: str, address: str) -> str:
+    return f"{_PREFIX}:unverified:{source}:{address}"
 
 
 def rejection_counts_key(source: str) -> str:

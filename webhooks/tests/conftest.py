@@ -4,7 +4,6 @@ signing.py, written from each provider's documentation (independently of webhook
 
 import asyncio
 import json
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from bespin.testing.processes import Processes
-from webhooks import config, ratelimit, sources
+from webhooks import config, sources
 from webhooks.models import WebhookReceipt
 
 
@@ -22,19 +21,6 @@ def fresh_source_cache():
     config.forget_source_configs()
     yield
     config.forget_source_configs()
-
-
-@pytest.fixture
-def rate_window():
-    """Wait, if need be, until a new per-minute rate window has just begun, so that a test's
-    few deliveries are all counted in one window."""
-
-    def start() -> None:
-        left = ratelimit.WINDOW_SECONDS - time.time() % ratelimit.WINDOW_SECONDS
-        if left < 5:
-            time.sleep(left + 0.05)
-
-    return start
 
 
 @pytest.fixture

@@ -56,9 +56,8 @@ def test_unknown_source_is_not_kept_under_its_made_up_name(deliver):
     assert selectors.rejection_counts("made-up") == {}
 
 
-def test_over_the_rate_is_429_with_retry_after(deliver, acme, rate_window):
+def test_over_the_rate_is_429_with_retry_after(deliver, acme):
     sources.update_source(source=acme, rate_per_minute=3)
-    rate_window()
     answers = []
     for number in range(5):
         body = body_of({"event": "e", "n": number})
@@ -104,14 +103,13 @@ def test_malformed_headers_of_any_kind_never_give_a_500(deliver):
         assert deliver("acme", body_of({}), headers).status_code < 500
 
 
-def test_batch_spends_the_rate_in_arrival_order(acme, make_source, rate_window):
+def test_batch_spends_the_rate_in_arrival_order(acme, make_source):
     sources.update_source(source=acme, rate_per_minute=3)
     make_source("other", secrets=[SECRET], rate_per_minute=0)
     requests = []
     for number, source in enumerate(["acme", "other", "acme", "acme", "acme", "other", "acme"]):
         body = body_of({"event": "e", "n": number})
         requests.append({"source_name": source, "headers": bespin_headers(SECRET, body), "body": body})
-    rate_window()
     outcomes = verification.verify_deliveries(requests=requests)
     limited = [getattr(outcome, "reason", None) == "rate_limited" for outcome in outcomes]
     assert limited == [False, False, False, False, True, False, True]

@@ -32,11 +32,10 @@ def timestamped(body: bytes, timestamp: int, secret: str = SECRET) -> dict:
     }
 
 
-def test_junk_from_one_address_never_locks_out_the_real_sender_of_a_real_server(tmp_path, acme, rate_window):
+def test_junk_from_one_address_never_locks_out_the_real_sender_of_a_real_server(tmp_path, acme):
     processes = Processes(tmp_path, BESPIN_NUM_PROXIES="1", BESPIN_WEBHOOK_UNVERIFIED_RATE_PER_MINUTE="60")
     try:
         host, port = processes.web().split(":")
-        rate_window()
         connection = http.client.HTTPConnection(host, int(port), timeout=10)
 
         def post(body: bytes, headers: dict, address: str) -> int:
@@ -58,8 +57,7 @@ def test_junk_from_one_address_never_locks_out_the_real_sender_of_a_real_server(
     assert rejection_counts("acme") == {"bad_signature": 60, "unverified_rate_limited": 240}
 
 
-def test_only_verified_deliveries_spend_the_sources_rate(acme, deliver, rate_window):
-    rate_window()
+def test_only_verified_deliveries_spend_the_sources_rate(acme, deliver):
     for n in range(50):
         assert deliver("acme", body_of({"n": n}), {"X-Webhook-Signature": "0" * 64}).status_code in (401, 429)
     statuses = []
