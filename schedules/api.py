@@ -35,12 +35,6 @@ def _schedule_links(status: int, at: str = "$response.body#/id") -> dict:
     )
 
 
-def _changes(fields: dict) -> dict:
-    """The input's fields under the services' names."""
-    names = {"timezone": "tz", "type": "kind"}
-    return {names.get(name, name): value for name, value in fields.items()}
-
-
 def _signed_in(request) -> None:
     if not request.user.is_authenticated:
         raise NotAuthenticated("sign in (session or Authorization: Token …) to use schedules")
@@ -81,7 +75,7 @@ class ScheduleList(APIView):
         _signed_in(request)
         given = ScheduleInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        schedule = services.create_schedule(owner=request.user, **_changes(given.validated_data))
+        schedule = services.create_schedule(owner=request.user, **given.validated_data)
         data = ScheduleSerializer(schedule, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["links"]["self"]})
 
@@ -116,7 +110,7 @@ class ScheduleDetail(APIView):
         schedule = selectors.schedule_for(request.user, schedule_id)
         given = ScheduleInputSerializer(data=request.data, partial=True)
         given.is_valid(raise_exception=True)
-        schedule = services.update_schedule(schedule=schedule, **_changes(given.validated_data))
+        schedule = services.update_schedule(schedule=schedule, **given.validated_data)
         return Response(ScheduleSerializer(schedule, context={"request": request}).data)
 
     @extend_schema(

@@ -40,19 +40,15 @@ class ScheduleForm(forms.Form):
     def of(cls, schedule):
         """The form filled in with a schedule's fields, to change it."""
         return cls(initial={
-            "name": schedule.name, "cron": schedule.cron, "timezone": schedule.timezone, "type": schedule.kind,
+            "name": schedule.name, "cron": schedule.cron, "timezone": schedule.timezone, "type": schedule.type,
             "params": schedule.params, "priority": schedule.priority, "callback_url": schedule.callback_url,
             "enabled": schedule.enabled,
         })  # fmt: skip
 
     def service_fields(self) -> dict:
-        """The cleaned fields under schedules.services' names."""
+        """The cleaned fields, for schedules.services."""
         data = self.cleaned_data
-        return {
-            "name": data["name"], "cron": data["cron"], "tz": data["timezone"], "kind": data["type"],
-            "params": data["params"] if data["params"] is not None else {}, "enabled": data["enabled"],
-            "priority": data["priority"], "callback_url": data["callback_url"],
-        }  # fmt: skip
+        return {name: data[name] for name in self.fields} | {"params": data["params"] or {}}
 
     def add_service_errors(self, error: serializers.ValidationError) -> None:
         """Show the services' messages beside the inputs they are about."""

@@ -15,7 +15,8 @@ class Schedule(models.Model):
     # An IANA time zone the expression is read in: `0 9 * * *` in Europe/Berlin is 09:00 there,
     # through daylight saving changes.
     timezone = models.CharField(max_length=64, default="UTC")
-    kind = models.CharField(max_length=64)
+    # The kind of job each tick starts (a job's `type`); its column is still named `kind`.
+    type = models.CharField(max_length=64, db_column="kind")
     params = models.JSONField(default=dict, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
     enabled = models.BooleanField(default=True)
@@ -42,4 +43,4 @@ class Schedule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.cron} {self.timezone}: {self.kind})"
+        return f"{self.name} ({self.cron} {self.timezone}: {self.type})"

@@ -22,7 +22,7 @@ class ScheduleSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
     cron = serializers.CharField(read_only=True, help_text=CRON_HINT)
     timezone = serializers.CharField(read_only=True, help_text="the IANA time zone the expression is read in")
-    type = serializers.CharField(source="kind", read_only=True, help_text="the kind of job each tick starts")
+    type = serializers.CharField(read_only=True, help_text="the kind of job each tick starts")
     params = serializers.DictField(read_only=True)
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     enabled = serializers.BooleanField(read_only=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils.timezone import now as utcnow
 from rest_framework import serializers
 
 from jobs import extensions, kinds
@@ -30,14 +30,20 @@ log = logging.getLogger("bespin.jobs")
 MAX_DUE = 100
 
 
-def check_fields(*, cron: str, tz: str, kind: str, params, priority: str = "", callback_url: str = "", owner=None):
-    """Every field a schedule is read by, checked together so that a 400 names all bad ones;
-    the checked cron, time zone, kind, parameters, priority and callback URL."""
+# A schedule's fields that a change may name, by the names the API and the model use.
+FIELDS = ("name", "cron", "timezone", "type", "params", "enabled", "owner", "priority", "callback_url")
+
+
+def check_fields(
+    *, cron: str, timezone: str, type: str, params, priority: str = "", callback_url: str = "", owner=None
+) -> dict:
+    """Every field a schedule is read by, checked together so that a 400 names all bad ones:
+    the checked `cron`, `timezone`, `type`, `params`, `priority` and `callback_url`."""
     checked, errors = {}, {}
     for name, check in (
         ("cron", lambda: validate_cron(cron)),
-        ("timezone", lambda: validate_timezone(tz)),
-        ("kind", lambda: kinds.validate_params(kind=kind, params=params if params is not None else {})),
+        ("timezone", lambda: validate_timezone(timezone)),
+        ("type", lambda: kinds.validate_params(kind=type, params=params if params is not None else {})),
         ("priority", lambda: _validate_priority(priority)),
         ("callback_url", lambda: extensions.check_callback_url(url=callback_url, owner=owner)),
     ):
@@ -47,8 +53,9 @@ def check_fields(*, cron: str, tz: str, kind: str, params, priority: str = "", c
             errors.update(error.detail)
     if errors:
         raise serializers.ValidationError(errors)
-    job_kind, clean = checked["kind"]
-    return checked["cron"], checked["timezone"], job_kind.name, clean, checked["priority"], checked["callback_url"]
+    job_kind, checked["params"] = checked["type"]
+    checked["type"] = job_kind.name
+    return checked
 
 
 def _validate_priority(priority: str | None) -> str:
@@ -59,65 +66,52 @@ def _validate_priority(priority: str | None) -> str:
 
 
 def create_schedule(
-    *, owner, name: str, cron: str, tz: str = "UTC", kind: str, params=None, enabled: bool = True,
+    *, owner, name: str, cron: str, timezone: str = "UTC", type: str, params=None, enabled: bool = True,
     priority: str = "", callback_url: str = "",
 ) -> Schedule:  # fmt: skip
     """A schedule of `owner`'s, its next tick computed; ValidationError naming `cron`,
     `timezone`, `type`, `params`, `priority` or `callback_url` when one is bad."""
-    cron, tz, kind, params, priority, callback_url = check_fields(
-        cron=cron, tz=tz, kind=kind, params=params, priority=priority, callback_url=callback_url, owner=owner
-    )
-    schedule = Schedule(
-        name=name, cron=cron, timezone=tz, kind=kind, params=params, owner=owner, enabled=enabled,
-        priority=priority, callback_url=callback_url,
+    checked = check_fields(
+        cron=cron, timezone=timezone, type=type, params=params, priority=priority, callback_url=callback_url,
+        owner=owner,
     )  # fmt: skip
-    schedule.next_run_at = next_tick(cron=cron, tz=tz, after=timezone.now()) if enabled else None
+    schedule = Schedule(name=name, owner=owner, enabled=enabled, **checked)
+    schedule.next_run_at = _next_run(schedule)
     schedule.save(force_insert=True)
-    log.info("schedule_created schedule=%s cron=%r timezone=%s kind=%s", schedule.id, cron, tz, kind)
+    log.info(
+        "schedule_created schedule=%s cron=%r timezone=%s type=%s", schedule.id, schedule.cron, schedule.timezone,
+        schedule.type,
+    )  # fmt: skip
     return schedule
 
 
 def update_schedule(*, schedule: Schedule, **changes) -> Schedule:
-    """Change any of `name`, `cron`, `tz`, `kind`, `params`, `enabled`, `owner`, `priority`,
-    `callback_url`. A change of
-    the expression, the zone or the flag computes the next tick again, from now: a schedule
-    enabled again starts no tick it missed while disabled."""
-    unknown = set(changes) - {"name", "cron", "tz", "kind", "params", "enabled", "owner", "priority", "callback_url"}
+    """Change any of FIELDS. A change of the expression, the zone or the flag computes the next
+    tick again, from now: a schedule enabled again starts no tick it missed while disabled."""
+    unknown = set(changes) - set(FIELDS)
     if unknown:
         raise TypeError(f"update_schedule got unknown fields {sorted(unknown)}")
-    cron, tz, kind, params, priority, callback_url = check_fields(
-        cron=changes.get("cron", schedule.cron), tz=changes.get("tz", schedule.timezone),
-        kind=changes.get("kind", schedule.kind), params=changes.get("params", schedule.params),
-        priority=changes.get("priority", schedule.priority),
-        callback_url=changes.get("callback_url", schedule.callback_url), owner=changes.get("owner", schedule.owner),
-    )  # fmt: skip
-    retimed = (cron, tz, changes.get("enabled", schedule.enabled)) != (
-        schedule.cron, schedule.timezone, schedule.enabled
-    )  # fmt: skip
-    schedule.name = changes.get("name", schedule.name)
-    schedule.cron, schedule.timezone, schedule.kind, schedule.params = cron, tz, kind, params
-    schedule.priority, schedule.callback_url = priority, callback_url
-    schedule.enabled = changes.get("enabled", schedule.enabled)
-    schedule.owner = changes.get("owner", schedule.owner)
-    fields = [
-        "name",
-        "cron",
-        "timezone",
-        "kind",
-        "params",
-        "priority",
-        "callback_url",
-        "enabled",
-        "owner",
-        "updated_at",
-    ]
+    current = {name: getattr(schedule, name) for name in FIELDS}
+    wanted = current | changes
+    checked = check_fields(**{name: wanted[name] for name in FIELDS if name not in ("name", "enabled")})
+    wanted |= checked
+    retimed = any(wanted[name] != current[name] for name in ("cron", "timezone", "enabled"))
+    for name in FIELDS:
+        setattr(schedule, name, wanted[name])
+    fields = [*FIELDS, "updated_at"]
     if retimed:
-        schedule.next_run_at = next_tick(cron=cron, tz=tz, after=timezone.now()) if schedule.enabled else None
+        schedule.next_run_at = _next_run(schedule)
         fields.append("next_run_at")
     # Only what this change decides: the clock may be moving next_run_at and last_run_at meanwhile.
     schedule.save(update_fields=fields)
     log.info("schedule_updated schedule=%s fields=%s", schedule.id, ",".join(sorted(changes)))
     return schedule
+
+
+def _next_run(schedule: Schedule) -> datetime | None:
+    if not schedule.enabled:
+        return None
+    return next_tick(cron=schedule.cron, tz=schedule.timezone, after=utcnow())
 
 
 def delete_schedule(*, schedule: Schedule) -> None:
@@ -130,7 +124,7 @@ def start_due_schedules(*, now: datetime | None = None, limit: int = MAX_DUE) ->
     """Start one job for each enabled schedule whose next tick has come (at most `limit`),
     for its latest due tick, and move it to its next tick after `now`. The jobs are enqueued
     and published once committed."""
-    now = now or timezone.now()
+    now = now or utcnow()
     started = []
     with transaction.atomic():
         due = list(
@@ -160,7 +154,7 @@ def _start_tick(schedule: Schedule, tick: datetime) -> Job | None:
     """The job of one tick, or None: another worker started it, or the schedule's kind or
     parameters are no longer valid (logged; the tick is passed over)."""
     try:
-        job_kind, params = kinds.validate_params(kind=schedule.kind, params=schedule.params)
+        job_kind, params = kinds.validate_params(kind=schedule.type, params=schedule.params)
     except serializers.ValidationError as error:
         log.warning("schedule_tick_skipped schedule=%s tick=%s: %s", schedule.id, tick.isoformat(), error.detail)
         return None

@@ -45,7 +45,7 @@ def _without_times(row: tuple) -> tuple:
 @pytest.mark.parametrize("write", ["one at a time", "a batch"])
 def test_rows_written_here_are_those_the_orm_writes(write):
     owner = User.objects.create_user("rows-owner")
-    schedule = Schedule.objects.create(owner=owner, name="nightly", cron="0 0 * * *", kind="random_text")
+    schedule = Schedule.objects.create(owner=owner, name="nightly", cron="0 0 * * *", type="random_text")
     later = timezone.now() + timedelta(minutes=5)  # one instant for both sets of rows
     theirs = Job.objects.bulk_create(_jobs(owner, schedule, later))
     expected = [_without_times(row) for row in _stored([job.id for job in theirs])]

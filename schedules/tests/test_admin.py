@@ -16,7 +16,7 @@ def admin_client(client, django_user_model):
 
 
 def _form(owner, **overrides) -> dict:
-    data = {"name": "hourly", "cron": "0 * * * *", "timezone": "UTC", "kind": "sleep", "params": '{"seconds": 1}',
+    data = {"name": "hourly", "cron": "0 * * * *", "timezone": "UTC", "type": "sleep", "params": '{"seconds": 1}',
             "owner": str(owner.pk), "enabled": "on"}  # fmt: skip
     return data | overrides
 

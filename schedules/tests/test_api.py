@@ -78,8 +78,8 @@ def test_schedules_need_sign_in(api):
 
 
 def test_owners_see_their_own_schedules_and_staff_see_all(api, owner, stranger, staff):
-    mine = services.create_schedule(owner=owner, name="mine", cron="0 * * * *", kind="sleep", params={"seconds": 1})
-    theirs = services.create_schedule(owner=stranger, name="theirs", cron="0 * * * *", kind="random_text")
+    mine = services.create_schedule(owner=owner, name="mine", cron="0 * * * *", type="sleep", params={"seconds": 1})
+    theirs = services.create_schedule(owner=stranger, name="theirs", cron="0 * * * *", type="random_text")
     api.force_authenticate(owner)
     assert [s["name"] for s in api.get("/api/schedules").json()["results"]] == ["mine"]
     assert api.get(f"/api/schedules/{theirs.id}").status_code == 404
@@ -121,7 +121,7 @@ def test_a_change_of_kind_names_its_params_and_params_their_kind(api, owner):
 
 
 def test_deleting_a_schedule_keeps_the_jobs_it_started(api, owner):
-    schedule = services.create_schedule(owner=owner, name="n", cron="* * * * *", kind="random_text")
+    schedule = services.create_schedule(owner=owner, name="n", cron="* * * * *", type="random_text")
     Schedule.objects.filter(id=schedule.id).update(next_run_at=timezone.now() - timedelta(minutes=1))
     (job,) = services.start_due_schedules()
     api.force_authenticate(owner)

@@ -106,7 +106,7 @@ def test_a_bad_cron_expression_is_shown_beside_its_input(signed_in):
 
 
 def test_someone_elses_schedule_is_a_404(client, stranger, owner):
-    schedule = services.create_schedule(owner=owner, name="mine", cron="0 * * * *", kind="random_text")
+    schedule = services.create_schedule(owner=owner, name="mine", cron="0 * * * *", type="random_text")
     client.force_login(stranger)
     assert client.get(reverse("schedule-detail", args=[schedule.id])).status_code == 404
     assert client.post(reverse("schedule-delete", args=[schedule.id])).status_code == 404

@@ -28,7 +28,7 @@ def _due(schedule: Schedule, when: datetime) -> None:
 
 @pytest.mark.django_db
 def test_missed_ticks_after_downtime_run_once_for_the_latest(owner):
-    schedule = services.create_schedule(owner=owner, name="every minute", cron="* * * * *", kind="random_text")
+    schedule = services.create_schedule(owner=owner, name="every minute", cron="* * * * *", type="random_text")
     _due(schedule, NOW - timedelta(hours=3))  # 180 ticks missed while no worker ran
     (job,) = services.start_due_schedules(now=NOW)
     assert job.run_at == NOW.replace(second=0)  # the latest tick, 12:34
@@ -45,10 +45,10 @@ def test_a_ticks_job_takes_the_schedules_priority_and_callback(owner, settings):
     settings.CALLBACK_ALLOW_PRIVATE = True
     rotate_callback_secret(user=owner)
     told = services.create_schedule(
-        owner=owner, name="told", cron="* * * * *", kind="random_text", priority="high",
+        owner=owner, name="told", cron="* * * * *", type="random_text", priority="high",
         callback_url="http://127.0.0.1:9/done",
     )  # fmt: skip
-    plain = services.create_schedule(owner=owner, name="plain", cron="* * * * *", kind="random_text")
+    plain = services.create_schedule(owner=owner, name="plain", cron="* * * * *", type="random_text")
     _due(told, NOW - timedelta(seconds=5))
     _due(plain, NOW - timedelta(seconds=5))
     jobs = {job.schedule_id: job for job in services.start_due_schedules(now=NOW)}
@@ -58,8 +58,8 @@ def test_a_ticks_job_takes_the_schedules_priority_and_callback(owner, settings):
 
 @pytest.mark.django_db
 def test_a_tick_not_due_yet_starts_nothing_and_a_disabled_schedule_never(owner):
-    ahead = services.create_schedule(owner=owner, name="a", cron="0 * * * *", kind="random_text")
-    off = services.create_schedule(owner=owner, name="b", cron="* * * * *", kind="random_text", enabled=False)
+    ahead = services.create_schedule(owner=owner, name="a", cron="0 * * * *", type="random_text")
+    off = services.create_schedule(owner=owner, name="b", cron="* * * * *", type="random_text", enabled=False)
     Schedule.objects.filter(id=off.id).update(next_run_at=timezone.now() - timedelta(minutes=5))
     assert services.start_due_schedules() == []
     ahead.refresh_from_db()
@@ -70,7 +70,7 @@ def test_a_tick_not_due_yet_starts_nothing_and_a_disabled_schedule_never(owner):
 def test_one_tick_can_start_only_one_job_even_past_the_lock(owner):
     # The row lock keeps two clocks off one schedule; the unique (schedule, run_at) is the
     # guard for whatever gets past it, such as a next_run_at set back by hand.
-    schedule = services.create_schedule(owner=owner, name="n", cron="*/5 * * * *", kind="random_text")
+    schedule = services.create_schedule(owner=owner, name="n", cron="*/5 * * * *", type="random_text")
     _due(schedule, NOW.replace(minute=30, second=0))
     (first,) = services.start_due_schedules(now=NOW)
     _due(schedule, NOW.replace(minute=30, second=0))
@@ -80,7 +80,7 @@ def test_one_tick_can_start_only_one_job_even_past_the_lock(owner):
 
 @pytest.mark.django_db(transaction=True)
 def test_clocks_racing_on_many_threads_start_each_tick_once(owner):
-    due = [services.create_schedule(owner=owner, name=f"s{i}", cron="* * * * *", kind="random_text") for i in range(5)]
+    due = [services.create_schedule(owner=owner, name=f"s{i}", cron="* * * * *", type="random_text") for i in range(5)]
     for schedule in due:
         _due(schedule, NOW - timedelta(minutes=10))
     barrier = threading.Barrier(6)
@@ -108,7 +108,7 @@ def test_clocks_racing_on_many_threads_start_each_tick_once(owner):
 
 @pytest.mark.django_db
 def test_a_tick_whose_parameters_are_no_longer_valid_is_passed_over(owner, settings):
-    schedule = services.create_schedule(owner=owner, name="n", cron="* * * * *", kind="sleep", params={"seconds": 60})
+    schedule = services.create_schedule(owner=owner, name="n", cron="* * * * *", type="sleep", params={"seconds": 60})
     settings.SLEEP_MAX_SECONDS = 10
     _due(schedule, NOW - timedelta(seconds=30))
     assert services.start_due_schedules(now=NOW) == []
@@ -121,7 +121,7 @@ def test_two_workers_start_a_due_tick_once_and_run_it(processes, owner):
     # Once a year, so that no tick of its own comes while the test runs: its last one is made
     # due by hand, as if the clock had just reached it.
     yearly = "0 0 1 1 *"
-    schedule = services.create_schedule(owner=owner, name="n", cron=yearly, kind="random_text", params={"length": 4})
+    schedule = services.create_schedule(owner=owner, name="n", cron=yearly, type="random_text", params={"length": 4})
     processes.worker()
     processes.worker()
     tick = latest_tick(cron=yearly, tz="UTC", at=timezone.now())
