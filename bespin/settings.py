@@ -1,4 +1,4 @@
-"""Bespin settings. The environment decides everything; see the README's configuration table."""
+"""Bespin settings. The environment decides everything; see docs/operations.md, "Configuration"."""
 
 import re
 from pathlib import Path

@@ -19,7 +19,7 @@ _DELIVERED = {
     },
 }
 
-# Which of them a delivery must carry depends on its source's scheme (README, Webhooks).
+# Which of them a delivery must carry depends on its source's scheme (docs/webhooks.md).
 _SIGNATURE_HEADERS = {
     "X-Webhook-Signature": "bespin scheme: hex HMAC-SHA256, optionally `sha256=`",
     "X-Webhook-Timestamp": "bespin scheme: unix seconds, signed with the body when sent",

@@ -155,6 +155,10 @@ def guard_daphne(on_refused=None) -> None:
             return None  # answered already; the application never sees it
         return original_process(request)
 
+    # Each keeps what it replaced as its __wrapped__, for the test of the library's shape.
+    got_length.__wrapped__ = original_got_length
+    handle_content_chunk.__wrapped__ = original_chunk
+    process.__wrapped__ = original_process
     WebRequest.gotLength = got_length
     WebRequest.handleContentChunk = handle_content_chunk
     WebRequest.process = process

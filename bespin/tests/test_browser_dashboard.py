@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's Chromium, driven by Playwright, against Daphne and
 a worker started as processes on the test database.
 
-Set BESPIN_SCREENSHOTS=docs/screenshots to refresh the README's screenshots; otherwise they
-go to a temporary directory (taking them still exercises the pages at both widths).
+Set BESPIN_SCREENSHOTS=docs/screenshots to refresh the screenshots of the README and
+docs/dashboard.md; otherwise they go to a temporary directory (taking them still exercises
+the pages at both widths).
 """
 
 import json

@@ -20,7 +20,7 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 def production_env(static_root, **extra) -> dict:
-    """What the README's "Running in production" sets: DEBUG off, a long random SECRET_KEY,
+    """What docs/operations.md, "Running in production", sets: DEBUG off, a long random SECRET_KEY,
     the site's host, a TLS proxy in front, and the files `make build` collected."""
     return {
         **os.environ,
