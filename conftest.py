@@ -121,11 +121,21 @@ def tasks_end_with_async_tests(request):
         request.getfixturevalue("_tasks_end_with_the_test")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def redis_conn():
+    """The tests' Redis database, emptied before the test."""
     connection = django_rq.get_connection(QUEUE_NAME)
     connection.flushdb()
-    yield connection
+    return connection
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis(request):
+    """Redis emptied before each test that uses the database, which every test that creates
+    jobs, counts limits or starts processes does; a test that uses Redis alone asks for
+    `redis_conn`. Unit tests touch neither."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("redis_conn")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The job table's hot statements with what the ORM would work out on every call done once:
 jobs loaded from the rows an `UPDATE … RETURNING {RETURNING}` returns (RawQuerySet finds the
-columns' order, the fields and their converters again each time: a tenth of a worker's time
-per job), and the INSERT of new jobs, one or a batch.
+columns' order, the fields and their converters again each time, a good share of a worker's
+time per job), and the INSERT of new jobs, one or a batch.
 """
 
 from functools import cache

@@ -3,8 +3,8 @@
 Bespin's views and middleware are synchronous. Under Django's ASGI handler every request
 crosses between the event loop and threads more than a dozen times (each middleware's
 process_request and process_response is its own sync_to_async hop, and so are the request
-signals): about 5.7 ms of a trivial request here, against 0.5 ms for the same request through
-Django's WSGI handler. This bridge makes one crossing per request: the body is read on the
+signals): several times what the same request costs through Django's WSGI handler
+(docs/BENCHMARKS.md). This bridge makes one crossing per request: the body is read on the
 loop, the whole WSGI request runs in one thread of the loop's default pool, and the answer is
 written back on the loop. WebSockets stay with Channels, fully async.
 

@@ -1,6 +1,6 @@
 """autobahn, which speaks WebSocket under Daphne, pretty-prints its whole configuration for
-a debug log line on every connection it accepts, whether anything logs at debug or not:
-about 0.3 ms of a server's CPU per WebSocket, a tenth of accepting one. Here the formatting
+a debug log line on every connection it accepts, whether anything logs at debug or not: a
+good share of what accepting one costs (docs/BENCHMARKS.md). Here the formatting
 waits until the line is written; with debug logging on it reads as before."""
 
 import pprint

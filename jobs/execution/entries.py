@@ -1,14 +1,14 @@
-"""How a Bespin worker runs Bespin's own queue entries (jobs.execution.queue.TASK): without RQ's per-job
-bookkeeping. RQ's execution record, started registry, job heartbeats, success pipeline and
-worker counters cost about ten Redis round trips a job and most of a worker's CPU, and keep
-nothing Bespin reads: PostgreSQL holds the job's state, and Bespin's heartbeat
-(jobs.execution.heartbeats) names the entry being run. An entry runs under RQ's timeout (SIGALRM) and
-is deleted once run, as RQ deletes it with result_ttl=0.
+"""How a Bespin worker runs Bespin's own queue entries (jobs.execution.queue.TASK): without
+RQ's per-job bookkeeping. RQ's execution record, started registry, job heartbeats, success
+pipeline and worker counters cost many Redis round trips a job and most of a worker's CPU
+(docs/BENCHMARKS.md), and keep nothing Bespin reads: PostgreSQL holds the job's state, and
+Bespin's heartbeat (jobs.execution.heartbeats) names the entry being run. An entry runs under
+RQ's timeout (SIGALRM) and is deleted once run, as RQ deletes it with result_ttl=0.
 
 Around every job RQ also renews its worker key, writes the worker's state and asks whether
 workers are suspended (`rq suspend`), a round trip each. The heartbeat thread renews the key
-and the state every second instead (jobs.execution.worker), and a suspension is looked for twice a
-second.
+and the state every second instead (jobs.execution.worker), and a suspension is looked for
+twice a second.
 """
 
 import logging
