@@ -5,6 +5,7 @@ conditional UPDATE through jobs.services.lifecycle."""
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -41,13 +42,14 @@ class Recovery:
     reenqueued: list = field(default_factory=list)
 
 
-def recover_jobs() -> Recovery:
+def recover_jobs(*, meanwhile: Callable[[], None] | None = None) -> Recovery:
     """Re-queue or fail running jobs whose worker is gone, and enqueue again pending jobs
-    that Redis does not hold."""
+    that Redis does not hold. `meanwhile` is the tests' seam: it runs between the sweep's read
+    of the pending jobs and its look at Redis, where a worker may take one of them."""
     report = Recovery()
     connection = queue_client()
     _recover_lost_runs(connection, report)
-    _reenqueue_missing(connection, report)
+    _reenqueue_missing(connection, report, meanwhile)
     heartbeats.prune()
     for name, jobs in (("requeued_lost", report.requeued_lost), ("failed_lost", report.failed_lost),
                        ("reenqueued", report.reenqueued)):  # fmt: skip
@@ -94,7 +96,7 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
             connection.delete(lost_entry)
 
 
-def _reenqueue_missing(connection, report: Recovery) -> None:
+def _reenqueue_missing(connection, report: Recovery, meanwhile: Callable[[], None] | None) -> None:
     # A younger pending job may still be on its way to Redis (enqueue runs after commit), and
     # so may one the clock has just promoted from scheduled (its run_at is as recent).
     cutoff = timezone.now() - timedelta(seconds=settings.ENQUEUE_GRACE_SECONDS)
@@ -106,6 +108,8 @@ def _reenqueue_missing(connection, report: Recovery) -> None:
     )
     if not pending:
         return
+    if meanwhile is not None:
+        meanwhile()
     limited = concurrency.limited_kinds()
     pipeline = connection.pipeline(transaction=False)
     for job in pending:

@@ -17,7 +17,7 @@ from rq.job import Job as RQJob
 from bespin.testing.listening import messages_during
 from bespin.testing.processes import Processes, free_port, post_json, wait_for
 from jobs import events
-from jobs.execution import concurrency, heartbeats, queue, recovery
+from jobs.execution import heartbeats, queue, recovery
 from jobs.execution.queue import rq_job_id
 from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
@@ -184,22 +184,17 @@ def test_pending_job_whose_queue_entry_is_gone_is_enqueued_again(queue, redis_co
     assert queue.job_ids == [rq_job_id(job)]
 
 
-def test_a_pending_job_a_worker_takes_and_starts_during_the_sweep_is_not_enqueued_again(
-    queue, redis_conn, settings, monkeypatch
-):
+def test_a_pending_job_a_worker_takes_and_starts_during_the_sweep_is_not_enqueued_again(queue, redis_conn, settings):
     # A worker's entries never show RQ's "started": between the sweep's read of the pending
     # jobs and its look at Redis, a worker popped this one and started it.
     settings.ENQUEUE_GRACE_SECONDS = 0
     job = creation.create_job(kind="random_text", params={"length": 3})
-    limited_kinds = concurrency.limited_kinds  # asked after the read, before the look
 
     def taken_meanwhile():
         redis_conn.lpop(queue.key)
         lifecycle.start_job(job_id=job.id, attempt=job.attempt, worker_name="fast-worker")
-        return limited_kinds()
 
-    monkeypatch.setattr(concurrency, "limited_kinds", taken_meanwhile)
-    assert recovery.recover_jobs().reenqueued == []
+    assert recovery.recover_jobs(meanwhile=taken_meanwhile).reenqueued == []
     assert queue.job_ids == []
 
 

@@ -2,12 +2,14 @@ import signal
 import threading
 import types
 
+import psycopg
 import pytest
-from django.db import DatabaseError
+from django.db import connection
 from rq.job import Job as RQJob
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from bespin.testing.listening import messages_during
+from bespin.testing.processes import database_url_for_tests
 from bespin.testing.signals import signal_handlers_kept
 from jobs import events
 from jobs.execution import heartbeats, queue, runner
@@ -66,18 +68,23 @@ def test_a_worker_of_one_queue_leaves_nothing_in_its_intermediate_list(run_worke
     assert high.connection.llen(high.intermediate_queue_key) == 0
 
 
-def test_an_error_outside_the_handler_is_kept_by_rq_and_the_row_left_to_the_sweep(run_worker, queue, monkeypatch):
+def test_an_error_outside_the_handler_is_kept_by_rq_and_the_row_left_to_the_sweep(run_worker, queue):
     job = creation.create_job(kind="random_text", params={"length": 5})
-
-    def unreachable(**kwargs):
-        raise DatabaseError("the server closed the connection")
-
-    monkeypatch.setattr(lifecycle, "start_job", unreachable)
+    # A real fault: PostgreSQL drops every connection of the test database (as a restart or
+    # a failover does) before the worker claims the job.
+    with psycopg.connect(database_url_for_tests(), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
     run_worker()
+    # The test's own connections were dropped too: a fresh pool for its own reads.
+    connection.close()
+    connection.close_pool()
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING
     assert FailedJobRegistry(queue=queue).get_job_ids() == [rq_job_id(job)]
-    assert "the server closed the connection" in RQJob.fetch(rq_job_id(job), connection=queue.connection).exc_info
+    assert "OperationalError" in RQJob.fetch(rq_job_id(job), connection=queue.connection).exc_info
 
 
 def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue):
