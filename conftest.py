@@ -248,3 +248,17 @@ def processes(tmp_path, request):
     started = Processes(tmp_path, **getattr(request.module, "PROCESS_ENV", {}))
     yield started
     started.stop_all()
+
+
+@pytest.fixture
+def signed_in(client, owner):
+    """The test client, signed in as `owner`."""
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    """The test client, signed in as `staff`. (pytest-django's `admin_client` is a superuser's.)"""
+    client.force_login(staff)
+    return client

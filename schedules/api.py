@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bespin.lib.pagination import NewestFirst
+from bespin.lib.pagination import NewestFirst, paginated
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer, links
 from schedules import selectors, services
 from schedules.schema import SCHEDULE_CHANGE, SCHEDULE_CREATE
@@ -57,9 +57,7 @@ class ScheduleList(APIView):
     )
     def get(self, request):
         _signed_in(request)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.schedules_visible_to(request.user), request, view=self)
-        return paginator.get_paginated_response(ScheduleSerializer(page, many=True, context={"request": request}).data)
+        return paginated(self, request, selectors.schedules_visible_to(request.user), ScheduleSerializer)
 
     @extend_schema(
         operation_id="schedules_create",

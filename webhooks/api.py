@@ -8,7 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bespin.lib.pagination import ReceivedNewestFirst
+from bespin.lib.pagination import ReceivedNewestFirst, paginated
 from bespin.lib.schema import ErrorSerializer, links
 from webhooks import selectors
 from webhooks.serializers import ReceiptListFilter, ReceiptSerializer
@@ -55,9 +55,7 @@ class ReceiptList(APIView):
         filters = ReceiptListFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         found = selectors.receipts(**filters.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(found, request, view=self)
-        return paginator.get_paginated_response(ReceiptSerializer(page, many=True, context={"request": request}).data)
+        return paginated(self, request, found, ReceiptSerializer)
 
 
 class ReceiptDetail(APIView):

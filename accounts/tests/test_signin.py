@@ -2,15 +2,13 @@
 within 15 minutes, the dashboard and the admin answer 429 with a message, without checking
 the password, until the window ends. Real Redis; without it, sign-in goes on unlimited."""
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from accounts import signin
 from bespin.testing.processes import free_port, wait_for
+from bespin.testing.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -131,17 +129,5 @@ def test_without_redis_sign_in_still_works_unlimited(owner, settings, caplog):
 
 @pytest.mark.django_db(transaction=True)  # each thread signs in on its own connection
 def test_concurrent_guesses_check_no_more_passwords_than_the_limit(owner):
-    answers: list[int] = []
-
-    def guess():
-        try:
-            answers.append(_sign_in("owner", "wrong-password").status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=guess) for _ in range(30)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    answers = at_once(lambda: _sign_in("owner", "wrong-password").status_code, 30, timeout=60)
     assert sorted(answers) == [200] * 10 + [429] * 20

@@ -10,6 +10,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 
 
+def paginated(view, request, queryset, serializer_class):
+    """A view's answer: the page of `queryset` that the request's cursor names, in the
+    view's pagination envelope, each item as `serializer_class` writes it."""
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
+
+
 class NewestFirst(CursorPagination):
     """`?cursor=` pages of 20, newest first; `next` and `previous` are links (or null)."""
 

@@ -1,7 +1,6 @@
 """The admin shows deliveries with their attempts, and who has a secret, never the secret."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from callbacks import sender
 from callbacks.models import CallbackDelivery
@@ -9,12 +8,6 @@ from callbacks.tests.conftest import end_job
 from jobs.services import creation
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    client.force_login(User.objects.create_superuser("root", password="root-password-1"))
-    return client
 
 
 def test_a_delivery_and_its_attempts_are_shown_read_only(admin_client, signer, receiver):

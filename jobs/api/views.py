@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotAuthenticated, ParseError, Throttled, V
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bespin.lib.pagination import NewestFirst
+from bespin.lib.pagination import NewestFirst, paginated
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer, merge
 from jobs import kinds, selectors
 from jobs.api.schema import JOB_CREATE, JOB_ID, JobBatchRequest, first_job_links, job_links
@@ -128,9 +128,7 @@ class JobList(APIView):
         jobs = selectors.jobs_visible_to(
             request.user, status=wanted.get("status"), kind=wanted.get("type"), schedule=wanted.get("schedule")
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(jobs, request, view=self)
-        return paginator.get_paginated_response(JobSerializer(page, many=True, context={"request": request}).data)
+        return paginated(self, request, jobs, JobSerializer)
 
     @extend_schema(
         operation_id="jobs_create",

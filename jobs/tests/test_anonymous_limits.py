@@ -2,16 +2,15 @@
 jobs, an atomic creation rate, or no creation at all; signed-in users get their own."""
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from bespin.testing.processes import Processes
+from bespin.testing.threads import at_once
 from jobs.models import Job
 from jobs.services import lifecycle
 
@@ -88,22 +87,7 @@ def test_an_idempotency_key_replayed_at_the_cap_still_answers_the_first_job(api,
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creations_never_pass_the_cap(settings):
     settings.ANON_MAX_UNFINISHED = 5
-    barrier = threading.Barrier(20)
-    statuses = []
-
-    def create():
-        barrier.wait()
-        try:
-            statuses.append(_post(APIClient(), {"type": "sleep", "params": {"seconds": 1}}).status_code)
-        finally:
-            # The test client keeps a thread's connection; more threads than the pool holds need it back.
-            connection.close()
-
-    threads = [threading.Thread(target=create) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    statuses = at_once(lambda: _post(APIClient(), {"type": "sleep", "params": {"seconds": 1}}).status_code, 20)
     assert sorted(statuses) == [201] * 5 + [429] * 15
     assert Job.objects.count() == 5
 

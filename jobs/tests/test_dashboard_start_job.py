@@ -12,12 +12,6 @@ from jobs.models import Job
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def _input(page: str, input_id: str) -> str:
     match = re.search(rf'<input id="{input_id}"[^>]*>', page, re.S)
     assert match, f"no input {input_id}"

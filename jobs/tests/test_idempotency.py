@@ -1,11 +1,10 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bespin.testing.threads import at_once
 from jobs.models import IdempotencyKey, Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,20 +66,6 @@ def test_a_forwarded_for_header_does_not_change_who_the_client_is(api):
 
 
 def test_concurrent_requests_with_one_key_create_one_job():
-    results, barrier = [], threading.Barrier(8)
-
-    def send():
-        barrier.wait()
-        try:
-            results.append(_create(APIClient(), "race").json()["id"])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert len(results) == 8
+    results = at_once(lambda: _create(APIClient(), "race").json()["id"], 8)
     assert len(set(results)) == 1
     assert Job.objects.count() == 1

@@ -8,13 +8,6 @@ from schedules.models import Schedule
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("admin", password="admin-password-1")
-    client.force_login(user)
-    return client
-
-
 def _form(owner, **overrides) -> dict:
     data = {"name": "hourly", "cron": "0 * * * *", "timezone": "UTC", "type": "sleep", "params": '{"seconds": 1}',
             "owner": str(owner.pk), "enabled": "on"}  # fmt: skip

@@ -15,12 +15,6 @@ from schedules.models import Schedule
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def signed_in(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def _page(response) -> str:
     return response.content.decode()
 

@@ -2,14 +2,13 @@
 it due; after downtime the missed ticks run once, not once each. Clocks are injected where a
 tick's time matters; real workers run the rest."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from bespin.testing.processes import wait_for
+from bespin.testing.threads import at_once
 from callbacks.services import rotate_callback_secret
 from jobs import kinds
 from jobs.models import Job, JobStatus
@@ -83,25 +82,12 @@ def test_clocks_racing_on_many_threads_start_each_tick_once(owner):
     due = [services.create_schedule(owner=owner, name=f"s{i}", cron="* * * * *", type="random_text") for i in range(5)]
     for schedule in due:
         _due(schedule, NOW - timedelta(minutes=10))
-    barrier = threading.Barrier(6)
-    errors = []
 
     def clock():
-        try:
-            barrier.wait(10)
-            for _ in range(3):
-                services.start_due_schedules(now=NOW)
-        except Exception as error:  # reported below: a thread's own failure would be lost
-            errors.append(error)
-        finally:
-            connection.close()
+        for _ in range(3):
+            services.start_due_schedules(now=NOW)
 
-    threads = [threading.Thread(target=clock) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors
+    at_once(clock, 6)
     runs = list(Job.objects.values_list("schedule_id", "run_at"))
     assert sorted(runs) == sorted((s.id, NOW.replace(second=0)) for s in due)
 

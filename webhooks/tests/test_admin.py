@@ -10,13 +10,6 @@ from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, Webhoo
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, django_user_model):
-    user = django_user_model.objects.create_superuser("admin", password="admin-password-1")
-    client.force_login(user)
-    return client
-
-
 def _source_form(**overrides) -> dict:
     data = {
         "name": "acme", "scheme": "bespin", "enabled": "on", "tolerance_seconds": "300", "rate_per_minute": "",

@@ -15,12 +15,6 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
 def send(make_source, deliver):
     """send(source, payload, **headers): a correctly signed delivery; returns the receipt id."""
     make_source("acme", secrets=["acme-secret"])

@@ -10,12 +10,6 @@ from webhooks.tests.signing import bespin_headers, body_of
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def _card(page: str, name: str) -> str:
     start = page.index(f'id="source-{name}"')
     end = page.find('<section class="card source"', start)

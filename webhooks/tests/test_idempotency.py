@@ -3,10 +3,10 @@ also when two identical deliveries arrive at the same instant."""
 
 import asyncio
 import json
-import threading
 
 import pytest
 
+from bespin.testing.threads import at_once
 from jobs.models import Job
 from webhooks import endpoint, receipts, sources, verification
 from webhooks.config import TriggerRule
@@ -48,20 +48,13 @@ def test_two_identical_deliveries_at_the_same_instant_store_one_receipt_and_one_
     rounds = 8
     for number in range(rounds):
         body = body_of({"event": "race.round", "n": number})
-        barrier = threading.Barrier(2)
-        results = []
 
-        def send(body=body, barrier=barrier, results=results):
-            barrier.wait()
+        def send(body=body):
             # Each thread is a server loop of its own: two batches stored at once.
             status, _, answer, _ = asyncio.run(asgi_post("/api/webhooks/acme", [body], bespin_headers(SECRET, body)))
-            results.append((status, json.loads(answer)))
+            return status, json.loads(answer)
 
-        threads = [threading.Thread(target=send) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        results = at_once(send, 2)
         assert sorted(status for status, _ in results) == [200, 201], results
         assert results[0][1]["id"] == results[1][1]["id"]
         assert results[0][1]["job_id"] == results[1][1]["job_id"] is not None
