@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 PORT ?= 8000
-# Tests flush their Redis database: keep it apart from the one `make dev` uses (0).
+# Tests flush their Redis database: keep it apart from the one `make dev` uses (0). They
+# load the example app of your own tasks (examples/reports), as `make dev` does.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
-TEST_ENV := SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON=
+TEST_ENV := SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON= BESPIN_APPS=examples.reports
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev lock dev test lint build bench clean docker docker-clean browser compose

@@ -21,9 +21,11 @@ from redis import Redis
 from rest_framework.test import APIClient
 
 from bespin.lib import asyncdb
+from bespin.tasks import TaskOptions
+from bespin.testing import tasks as testing_tasks
 from bespin.testing.processes import ROOT, Processes, process_env
 from bespin.testing.signals import signal_handlers_kept
-from jobs import events
+from jobs import events, registry
 from jobs.execution.queue import QUEUE_NAME
 from jobs.execution.worker import BespinWorker
 from jobs.services import creation, lifecycle
@@ -158,28 +160,25 @@ def run_worker(queue):
 
 
 @pytest.fixture
-def register_kind(monkeypatch):
-    """Add a job kind for one test: `register_kind("boom", handler, max_retries=1)`. Workers
-    in this process see it; workers started as processes do not."""
-    from jobs import kinds
-    from jobs.kinds.random_text import RandomTextParams
+def register_task(monkeypatch):
+    """Offer a task to the API for one test, under `name`, with the options given:
+    `register_task(tasks.flaky, "flaky", retries=3)`. Workers in this process see it; workers
+    started as processes do not."""
 
-    def register(name, handler, params_serializer=RandomTextParams, **options):
-        kind = kinds.JobKind(name=name, params_serializer=params_serializer, handler=handler, **options)
-        monkeypatch.setitem(kinds.KINDS, name, kind)
+    def register(task, name: str, *, priority: int | None = None, **options):
+        if priority is not None:
+            task = task.using(priority=priority)
+        kind = registry.JobKind(name=name, task=task, options=TaskOptions(name=name, api=True, **options))
+        monkeypatch.setitem(registry.registered(), name, kind)
         return kind
 
     return register
 
 
-def _boom(params, progress):
-    raise RuntimeError("disk on fire")
-
-
 @pytest.fixture
-def failing_kind(register_kind):
-    """A kind whose handler raises RuntimeError("disk on fire")."""
-    return register_kind("boom", _boom)
+def failing_kind(register_task):
+    """A task that raises RuntimeError("disk on fire"), offered as `boom`."""
+    return register_task(testing_tasks.boom, "boom")
 
 
 @pytest.fixture

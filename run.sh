@@ -36,6 +36,8 @@ dev() {
   # Callbacks to a receiver on this machine, and links in their bodies to this server.
   export BESPIN_CALLBACK_ALLOW_PRIVATE=${BESPIN_CALLBACK_ALLOW_PRIVATE:-1}
   export BESPIN_PUBLIC_URL=${BESPIN_PUBLIC_URL:-http://localhost:$PORT}
+  # The example app's tasks beside the built-ins (BESPIN_APPS= for none, or name your own).
+  export BESPIN_APPS=${BESPIN_APPS-examples.reports}
   "$PY" manage.py bootstrap
   # From here a failing command must not end the script with its children still running.
   set +e

@@ -22,7 +22,6 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from jobs import kinds  # noqa: E402
 from jobs.models import Job  # noqa: E402
 from jobs.services import lifecycle  # noqa: E402
 
@@ -41,7 +40,7 @@ def _cancel(job: Job) -> int:
 
 def main(count: int) -> None:
     jobs = Job.objects.bulk_create(
-        [Job(type=kinds.RANDOM_TEXT, params={"length": 100}) for _ in range(count)], batch_size=1000
+        [Job(type="random_text", params={"length": 100}) for _ in range(count)], batch_size=1000
     )
     print(json.dumps({"ids": [str(job.id) for job in jobs]}), flush=True)
     if sys.stdin.readline().strip() != "go":

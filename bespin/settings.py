@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_rq",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
     "bespin.apps.BespinConfig",
     "accounts",
     "jobs",
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
     "webhooks",
     "callbacks",
     "ops",
+    # Your apps: each one's `tasks` module is loaded at start, its @task functions run here.
+    *env_list("BESPIN_APPS", []),
 ]
 
 MIDDLEWARE = [
@@ -279,7 +282,19 @@ METRICS_TOKEN = (env_str("BESPIN_METRICS_TOKEN", "") or "").strip()
 MAX_BODY_BYTES = env_int("BESPIN_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 
-# Job kinds
+# Tasks: Bespin is the backend of Django's Tasks API (django_tasks on Django 5.2), so that
+# `my_task.enqueue(...)` creates a Bespin job (jobs/backend.py).
+TASKS = {"default": {"BACKEND": "jobs.backend.BespinBackend"}}
+# The tasks offered to API clients, schedules, webhook triggers and the dashboard beside those
+# their options expose, by name; and to anonymous callers (docs/tasks.md).
+API_TASKS = frozenset(env_list("BESPIN_API_TASKS", []))
+ANON_TASKS = frozenset(env_list("BESPIN_ANON_TASKS", []))
+# Per task: seconds one attempt may run, and attempts after a failure (`name=value,…`),
+# over what its options say.
+TASK_TIMEOUT = env_int_map("BESPIN_TASK_TIMEOUT", minimum=1)
+TASK_RETRIES = env_int_map("BESPIN_TASK_RETRIES", minimum=0)
+
+# The built-in tasks' bounds (jobs/tasks.py)
 RANDOM_TEXT_MAX_WORDS = env_int("BESPIN_RANDOM_TEXT_MAX_WORDS", 100_000, minimum=1)
 SLEEP_MAX_SECONDS = env_int("BESPIN_SLEEP_MAX_SECONDS", 3600, minimum=1)
 # What anonymous callers may ask of each kind (past it: 400, sign in for more).
@@ -308,7 +323,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # django_tasks logs each task's start and end too: Bespin's own lines say it (job_change).
+    "loggers": {"django.request": {"level": "ERROR"}, "django_tasks": {"level": "CRITICAL"}},
 }
 
 

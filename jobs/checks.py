@@ -4,19 +4,27 @@ included)."""
 from django.conf import settings
 from django.core.checks import Error, register
 
-from jobs import kinds
+from jobs import registry
 
 
 @register()
-def check_concurrency_limits(app_configs, **kwargs):
-    """BESPIN_MAX_CONCURRENCY names only kinds that exist: a misspelt name would limit nothing."""
-    unknown = sorted(set(settings.MAX_CONCURRENCY) - set(kinds.KINDS))
-    if not unknown:
-        return []
+def check_task_settings(app_configs, **kwargs):
+    """The settings that name tasks name only tasks that are loaded: a misspelt name would
+    limit, time or offer nothing."""
+    names = set(registry.registered())
+    named = {
+        "BESPIN_MAX_CONCURRENCY": set(settings.MAX_CONCURRENCY),
+        "BESPIN_TASK_TIMEOUT": set(settings.TASK_TIMEOUT),
+        "BESPIN_TASK_RETRIES": set(settings.TASK_RETRIES),
+        "BESPIN_API_TASKS": set(settings.API_TASKS),
+        "BESPIN_ANON_TASKS": set(settings.ANON_TASKS),
+    }
     return [
         Error(
-            f"BESPIN_MAX_CONCURRENCY names {', '.join(map(repr, unknown))}, which is no job kind",
-            hint=f"use kinds from: {', '.join(sorted(kinds.KINDS))}",
+            f"{setting} names {', '.join(map(repr, sorted(unknown)))}, which is no task loaded",
+            hint=f"the tasks loaded: {', '.join(sorted(names))} (BESPIN_APPS adds apps)",
             id="jobs.E001",
         )
+        for setting, given in named.items()
+        if (unknown := given - names)
     ]

@@ -44,12 +44,16 @@ class Priority(models.TextChoices):
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    type = models.CharField(max_length=64)
+    # Its task's name: a module path (`reports.tasks.send_report`) or a short name (jobs.registry).
+    type = models.CharField(max_length=200)
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
+    # Each failed attempt's exception: {"attempt", "exception_class_path", "traceback",
+    # "worker", "at"}, oldest first (Django's TaskResult.errors).
+    errors = models.JSONField(default=list, blank=True, db_default=[])
     attempt = models.PositiveIntegerField(default=1)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
@@ -168,7 +172,7 @@ class JobCount(models.Model):
     """How many jobs of an owner (NO_OWNER, or EVERYONE for all) and kind are in a status."""
 
     owner_id = models.IntegerField()
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=200)
     status = models.CharField(max_length=16)
     n = models.BigIntegerField(default=0)
 
@@ -181,7 +185,7 @@ class JobCount(models.Model):
 
 class JobCountDelta(models.Model):
     owner_id = models.IntegerField()
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=200)
     status = models.CharField(max_length=16)
     n = models.IntegerField()
 
@@ -198,7 +202,7 @@ class JobTally(models.Model):
     DURATION_BUCKETS bound its run time fits under, len(DURATION_BUCKETS) past the last, -1
     when it never ran; `seconds` the run times added up). Pruning jobs leaves them alone."""
 
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=200)
     event = models.CharField(max_length=16)
     bucket = models.SmallIntegerField()
     count = models.BigIntegerField(default=0)
@@ -212,7 +216,7 @@ class JobTally(models.Model):
 
 
 class JobTallyDelta(models.Model):
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=200)
     event = models.CharField(max_length=16)
     bucket = models.SmallIntegerField()
     count = models.IntegerField()

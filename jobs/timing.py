@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from jobs import kinds
+from jobs import registry
 from jobs.models import JobStatus, Priority
 
 # The keys of a creation request that this module reads.
@@ -71,7 +71,7 @@ class Timing:
     run_at: datetime | None = None
 
 
-def timing_for(job_kind: kinds.JobKind, data, *, now: datetime | None = None) -> Timing:
+def timing_for(job_kind: registry.JobKind, data, *, now: datetime | None = None) -> Timing:
     """The timing of a new job of `job_kind` from `data` (a request's body or an entry of a
     batch, raw or already parsed by TimingSerializer). Raises serializers.ValidationError
     naming the field: both run_at and delay, a time without an offset, further ahead than

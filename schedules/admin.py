@@ -4,14 +4,14 @@ from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 from bespin.lib.errors import flat_messages
-from jobs import kinds
+from jobs import registry
 from jobs.models import Priority
 from schedules import services
 from schedules.models import Schedule
 
 
 class ScheduleForm(forms.ModelForm):
-    type = forms.ChoiceField(choices=lambda: [(name, name) for name in kinds.KINDS])
+    type = forms.ChoiceField(choices=lambda: [(name, name) for name in registry.offered()])
     priority = forms.ChoiceField(choices=[("", "the kind's"), *Priority.choices], required=False)
 
     class Meta:

@@ -4,7 +4,7 @@ from django import forms
 from rest_framework import serializers
 
 from bespin.lib.errors import flat_messages
-from jobs import kinds
+from jobs import registry
 from jobs.models import Priority
 from schedules.cron import CRON_HINT
 
@@ -21,7 +21,7 @@ class ScheduleForm(forms.Form):
     timezone = forms.CharField(
         max_length=64, initial="UTC", label="Time zone", help_text="An IANA time zone, such as UTC or Europe/Berlin."
     )
-    type = forms.ChoiceField(label="Job type", choices=lambda: [(name, name) for name in kinds.KINDS])
+    type = forms.ChoiceField(label="Job type", choices=lambda: [(name, name) for name in registry.offered()])
     params = forms.JSONField(
         required=False, initial=dict, label="Parameters (JSON)",
         help_text='The job\'s parameters, as for POST /api/jobs: {"seconds": 5} for sleep.',

@@ -16,7 +16,7 @@ class Schedule(models.Model):
     # through daylight saving changes.
     timezone = models.CharField(max_length=64, default="UTC")
     # The kind of job each tick starts (a job's `type`); its column is still named `kind`.
-    type = models.CharField(max_length=64, db_column="kind")
+    type = models.CharField(max_length=200, db_column="kind")
     params = models.JSONField(default=dict, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
     enabled = models.BooleanField(default=True)

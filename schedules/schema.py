@@ -6,7 +6,7 @@ from functools import cache
 
 from rest_framework import serializers
 
-from jobs import kinds
+from jobs import registry
 from jobs.api.schema import ByKind, kind_variant, registered_kinds
 from schedules.cron import time_zones
 from schedules.serializers import ScheduleInputSerializer
@@ -24,7 +24,7 @@ def _schedule_changes() -> list[serializers.Serializer]:
 
 
 @cache
-def _changes(registered: tuple[kinds.JobKind, ...]) -> list[serializers.Serializer]:
+def _changes(registered: tuple[registry.JobKind, ...]) -> list[serializers.Serializer]:
     """A change of anything but the kind, or of the kind and its parameters together."""
     unkind = type(
         "ScheduleSettingsChange",

@@ -6,8 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.reverse import reverse
 
 from bespin.lib.jsontypes import JsonTyped
-from jobs import kinds
-from jobs.api.serializers import CallbackUrlField, kind_type_errors
+from jobs.api.serializers import CallbackUrlField, TaskTypeField, kind_type_errors
 from jobs.models import Priority
 from schedules.cron import CRON_HINT, CRON_PATTERN
 
@@ -71,7 +70,7 @@ class ScheduleInputSerializer(JsonTyped, serializers.Serializer):
     name = serializers.CharField(max_length=200)
     cron = CronField(max_length=200, help_text=f"{CRON_HINT}; its days must be in one of its months")
     timezone = TimezoneField(max_length=64, default="UTC", help_text="an IANA time zone (default UTC)")
-    type = serializers.ChoiceField(choices=sorted(kinds.KINDS), help_text="the kind of job each tick starts")
+    type = TaskTypeField(help_text="the task each tick starts")
     params = serializers.DictField(default=dict, help_text="the job's parameters, as for POST /api/jobs")
     enabled = serializers.BooleanField(default=True)
     priority = serializers.ChoiceField(

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.timezone import now as utcnow
 from rest_framework import serializers
 
-from jobs import extensions, kinds
+from jobs import extensions, registry
 from jobs.models import Job, JobStatus, Priority
 from jobs.services.lifecycle import announce_many
 from schedules.cron import latest_tick, next_tick, validate_cron, validate_timezone
@@ -43,7 +43,7 @@ def check_fields(
     for name, check in (
         ("cron", lambda: validate_cron(cron)),
         ("timezone", lambda: validate_timezone(timezone)),
-        ("type", lambda: kinds.validate_params(kind=type, params=params if params is not None else {})),
+        ("type", lambda: registry.validate_params(kind=type, params=params if params is not None else {})),
         ("priority", lambda: _validate_priority(priority)),
         ("callback_url", lambda: extensions.check_callback_url(url=callback_url, owner=owner)),
     ):
@@ -154,7 +154,7 @@ def _start_tick(schedule: Schedule, tick: datetime) -> Job | None:
     """The job of one tick, or None: another worker started it, or the schedule's kind or
     parameters are no longer valid (logged; the tick is passed over)."""
     try:
-        job_kind, params = kinds.validate_params(kind=schedule.type, params=schedule.params)
+        job_kind, params = registry.validate_params(kind=schedule.type, params=schedule.params)
     except serializers.ValidationError as error:
         log.warning("schedule_tick_skipped schedule=%s tick=%s: %s", schedule.id, tick.isoformat(), error.detail)
         return None

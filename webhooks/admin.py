@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
 from bespin.lib.ids import parse_uuid
-from jobs import kinds
+from jobs import registry
 from webhooks import receipts, selectors, sources
 from webhooks.models import WebhookReceipt, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.schemes import get_scheme
@@ -55,7 +55,8 @@ class WebhookSecretInline(admin.TabularInline):
 
 
 class WebhookTriggerForm(forms.ModelForm):
-    job_kind = forms.ChoiceField(choices=[(name, name) for name in sorted(kinds.KINDS)])
+    # A callable: the tasks offered when the form is shown, those of apps loaded after this one's admin too.
+    job_kind = forms.ChoiceField(choices=lambda: [(name, name) for name in registry.offered()])
 
     class Meta:
         model = WebhookTrigger
@@ -65,7 +66,7 @@ class WebhookTriggerForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("job_kind") and not self.errors:
             try:
-                kinds.validate_params(kind=cleaned["job_kind"], params=cleaned.get("params") or {})
+                registry.validate_params(kind=cleaned["job_kind"], params=cleaned.get("params") or {})
             except serializers.ValidationError as error:
                 self.add_error("params", json.dumps(error.detail))
         return cleaned

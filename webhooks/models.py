@@ -79,7 +79,7 @@ class WebhookTrigger(models.Model):
 
     source = models.ForeignKey(WebhookSource, on_delete=models.CASCADE, related_name="triggers")
     event_pattern = models.CharField(max_length=200)
-    job_kind = models.CharField(max_length=64)
+    job_kind = models.CharField(max_length=200)
     params = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

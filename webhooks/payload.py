@@ -2,12 +2,9 @@
 
 import json
 import math
-import re
 
+from bespin.lib.jsontypes import unstorable
 from webhooks.rejections import Reason, Rejected
-
-# U+0000 as json.dumps writes it: \u0000 after an even number of backslashes.
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _refuse_constant(name: str):
@@ -30,11 +27,6 @@ def parse_payload(body: bytes) -> dict:
         raise Rejected(Reason.NOT_JSON_OBJECT, "the body must be a JSON object (UTF-8)") from None
     if not isinstance(payload, dict):
         raise Rejected(Reason.NOT_JSON_OBJECT, f"the body must be a JSON object, not {type(payload).__name__}")
-    try:
-        text = json.dumps(payload, ensure_ascii=False)
-        text.encode("utf-8")
-    except (UnicodeEncodeError, RecursionError):
-        raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds a lone UTF-16 surrogate, which is not text") from None
-    if _NUL_ESCAPE.search(text):
-        raise Rejected(Reason.NOT_JSON_OBJECT, "the body holds \\u0000, which PostgreSQL's jsonb cannot store")
+    if why := unstorable(payload):
+        raise Rejected(Reason.NOT_JSON_OBJECT, f"the body cannot be stored: {why}")
     return payload

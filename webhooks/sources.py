@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from bespin.lib import crypto
-from jobs import kinds
+from jobs import registry
 from webhooks import config
 from webhooks.models import SchemeName, WebhookSecret, WebhookSource, WebhookTrigger
 from webhooks.schemes import get_scheme
@@ -139,7 +139,7 @@ def set_trigger(
     event_pattern = event_pattern.strip()
     if not event_pattern:
         raise serializers.ValidationError({"event_pattern": ["an event name, or a pattern with * wildcards"]})
-    kind, clean_params = kinds.validate_params(kind=job_kind, params=params if params is not None else {})
+    kind, clean_params = registry.validate_params(kind=job_kind, params=params if params is not None else {})
     trigger, _ = WebhookTrigger.objects.update_or_create(
         source=source,
         event_pattern=event_pattern,

@@ -86,7 +86,10 @@ class BespinAutoSchema(AutoSchema):
     def _map_basic_serializer(self, serializer, direction):
         # What a serializer's validate() checks across fields, where it says so in JSON
         # Schema (`schema_rules`): `required` adds to the fields' own, the rest is as given.
+        # A `strict` one refuses a key that is none of its fields.
         schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and getattr(serializer, "strict", False):
+            schema["additionalProperties"] = False
         for key, value in getattr(serializer, "schema_rules", {}).items() if direction == "request" else ():
             if key == "required":
                 schema["required"] = list(dict.fromkeys([*schema.get("required", []), *value]))

@@ -5,9 +5,8 @@ and one error shape. test_api_contract.py holds the server to all of it."""
 import re
 
 import pytest
-from rest_framework import serializers
 
-from jobs.kinds import random_text
+from bespin.testing import tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -18,22 +17,22 @@ def _schema(api) -> dict:
     return response.json()
 
 
-class ReportParams(serializers.Serializer):
-    pages = serializers.IntegerField(min_value=1, max_value=50)
-
-
-def test_a_kind_has_its_own_body_with_its_parameters_and_their_bounds(api, register_kind):
-    register_kind("report", random_text.generate, params_serializer=ReportParams)
+def test_a_task_has_its_own_body_with_its_parameters_and_their_bounds(api, register_task):
+    register_task(tasks.report, "report")
     schemas = _schema(api)["components"]["schemas"]
     create = schemas["JobCreateRequest"]
     assert create["discriminator"]["propertyName"] == "type"
-    assert set(create["discriminator"]["mapping"]) == {"random_text", "report", "sleep"}
+    offered = set(create["discriminator"]["mapping"])
+    assert {"random_text", "report", "sleep", "examples.reports.tasks.send_report"} <= offered
+    assert "examples.reports.tasks.rebuild_index" not in offered  # code only: not offered
     report = schemas["ReportJobCreateRequest"]
     assert report["properties"]["type"]["enum"] == ["report"]
     assert {"type", "params"} <= set(report["required"])
     pages = schemas["ReportParamsRequest"]["properties"]["pages"]
     assert (pages["type"], pages["minimum"], pages["maximum"]) == ("integer", 1, 50)
-    # A kind whose every parameter has a default may leave `params` out.
+    # A misspelt parameter is refused, and the schema says so.
+    assert schemas["ReportParamsRequest"]["additionalProperties"] is False
+    # A task whose every parameter has a default may leave `params` out.
     assert "params" not in schemas["RandomTextJobCreateRequest"].get("required", [])
 
 

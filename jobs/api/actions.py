@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 
 from bespin.lib.jsontypes import JsonTyped
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer
-from jobs import kinds, selectors
+from jobs import selectors
 from jobs.api.schema import JOB_ID, job_links
-from jobs.api.serializers import JobSerializer
+from jobs.api.serializers import JobSerializer, LoadedTaskField
 from jobs.callers import CreationThrottle
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, JobStatus
 from jobs.services import bulk, lifecycle
@@ -90,9 +90,7 @@ class BulkSelectionSerializer(JsonTyped, serializers.Serializer):
                 error_messages={"invalid_choice": f"{{input}} is not one of the statuses this applies to: "
                                                   f"{', '.join(self.statuses)}"},
             ),
-            "type": serializers.ChoiceField(
-                choices=sorted(kinds.KINDS), required=False, help_text="filter: jobs of this kind"
-            ),
+            "type": LoadedTaskField(required=False, help_text="filter: jobs of this task"),
         }  # fmt: skip
 
     def validate(self, attrs):

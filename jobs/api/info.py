@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from jobs import kinds
+from jobs import registry
 from jobs.api.serializers import ApiInfoSerializer, LivenessSerializer
 
 
@@ -29,7 +29,7 @@ class ApiRoot(APIView):
                     "schedules": reverse("api-schedules", request=request),
                     "websocket": "/api/ws/jobs?job_id=<id>",
                 },
-                "job_types": sorted(kinds.KINDS),
+                "job_types": list(registry.offered(anonymous=not request.user.is_authenticated)),
             }
         )
 

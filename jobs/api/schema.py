@@ -1,5 +1,5 @@
 """What the OpenAPI schema says about jobs beyond what the views' serializers
-say by themselves: a body per kind, built from jobs.kinds (a new kind appears in the schema,
+say by themselves: a body per task, built from jobs.registry (a new task appears in the schema,
 its client types and its docs with no change here), the time zones, the links from a job to
 what can be done with it, and the WebSocket that streams it."""
 
@@ -11,8 +11,9 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import serializers
 
 from bespin.lib.schema import ERROR, links, one_value
-from jobs import kinds
+from jobs import registry
 from jobs.api.serializers import JobEntryFields
+from jobs.params import camel
 from jobs.services.creation import MAX_BATCH
 
 
@@ -22,13 +23,13 @@ def _kind_field(name: str) -> type[serializers.ChoiceField]:
 
 
 @cache
-def kind_variant(job_kind: kinds.JobKind, base: type[serializers.Serializer], suffix: str, needs=()) -> type:
+def kind_variant(job_kind: registry.JobKind, base: type[serializers.Serializer], suffix: str, needs=()) -> type:
     """`base` for one kind: `{"type": <this kind>, "params": <its serializer>, …}`; `params`
     may be left out when every parameter of the kind has a default. `needs`: fields the body
     must have besides. Made once for each: a component per class, wherever the schema names it."""
     params = job_kind.params_serializer
     needed = any(field.required for field in params().fields.values())
-    name = "".join(part.capitalize() for part in job_kind.name.split("_"))
+    name = camel(job_kind.name)
     return type(
         f"{name}{suffix}",
         (base,),
@@ -42,9 +43,9 @@ def kind_variant(job_kind: kinds.JobKind, base: type[serializers.Serializer], su
     )
 
 
-def registered_kinds() -> tuple[kinds.JobKind, ...]:
-    """The kinds registered now (a kind added later is in the next schema), by name."""
-    return tuple(job_kind for _, job_kind in sorted(kinds.KINDS.items()))
+def registered_kinds() -> tuple[registry.JobKind, ...]:
+    """The tasks offered now, by name."""
+    return tuple(registry.offered().values())
 
 
 def _entry_serializers() -> dict[str, type[serializers.Serializer]]:
@@ -88,7 +89,7 @@ class JobBatchRequest(serializers.Serializer):
 
 def kind_names() -> list[str]:
     """The kinds' names, for SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]."""
-    return sorted(kinds.KINDS)
+    return list(registry.offered())
 
 
 JOB_ID = OpenApiParameter("job_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="the job's id")

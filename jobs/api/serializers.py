@@ -8,7 +8,7 @@ from rest_framework import serializers
 from bespin.lib.addresses import MAX_URL_LENGTH, URL_PATTERN, RefusedUrl, parse
 from bespin.lib.jsontypes import JsonTyped, type_errors
 from bespin.lib.schema import QueryFilter
-from jobs import kinds
+from jobs import registry
 from jobs.models import Job, JobStatus, Priority
 from jobs.timing import TimingSerializer
 
@@ -136,8 +136,40 @@ class CallbackUrlField(serializers.CharField):
         return url
 
 
+class TaskTypeField(serializers.ChoiceField):
+    """A job's `type`: one of the tasks offered to clients, read when the field is made (as a
+    serializer is, for each request), so that the tasks loaded now are its choices."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "the task to run (GET /api/ lists those offered)")
+        super().__init__(choices=list(registry.offered()), **kwargs)
+
+    def fail(self, key, **kwargs):
+        if key == "invalid_choice":
+            raise serializers.ValidationError(registry.unknown_type_message(kwargs.get("input")), code=key)
+        super().fail(key, **kwargs)
+
+
+class LoadedTaskField(serializers.ChoiceField):
+    """A filter's task: any task loaded here, offered to clients or not (its choices read when
+    the field is made, for each request)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(registry.registered()), **kwargs)
+
+    def fail(self, key, **kwargs):
+        if key == "invalid_choice":
+            loaded = ", ".join(registry.registered())
+            name = str(kwargs.get("input"))[:200]
+            raise serializers.ValidationError(f"no task named {name!r} is loaded; the tasks loaded: {loaded}", code=key)
+        super().fail(key, **kwargs)
+
+
 class JobEntryFields(TimingSerializer):
     """What every job's creation may say besides its kind and parameters."""
+
+    # No other key: the schema's additionalProperties: false (JobCreateSerializer refuses one).
+    strict = True
 
     callback_url = CallbackUrlField(default="")
 
@@ -147,7 +179,7 @@ class JobCreateSerializer(JsonTyped, JobEntryFields):
     jobs.timing `run_at`, `delay` and `priority` together. The OpenAPI schema shows one body
     per kind instead (jobs.api.schema)."""
 
-    type = serializers.ChoiceField(choices=sorted(kinds.KINDS))
+    type = TaskTypeField()
     params = serializers.DictField(required=False, default=dict)
 
     def type_errors(self, data) -> dict:
@@ -159,7 +191,7 @@ def kind_type_errors(serializer: serializers.Serializer, data, params: dict | No
     schema gives them (bespin.lib.jsontypes): its own fields', then its `params`' by its kind's
     serializer (from `params`, kind name -> serializer, when given: a batch's many entries)."""
     errors = type_errors(serializer, data)
-    job_kind = kinds.get_kind(data["type"]) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
+    job_kind = registry.get_kind(data["type"]) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
     if job_kind is not None and "params" not in errors:
         shape = params[job_kind.name] if params is not None else job_kind.params_serializer()
         if wrong := type_errors(shape, data.get("params")):
@@ -173,7 +205,7 @@ class JobBatchResultSerializer(serializers.Serializer):
 
 class JobListFilter(QueryFilter):
     status = serializers.ChoiceField(choices=JobStatus.values, required=False)
-    type = serializers.ChoiceField(choices=sorted(kinds.KINDS), required=False)
+    type = LoadedTaskField(required=False, help_text="the jobs of this task")
     schedule = serializers.UUIDField(required=False, help_text="the jobs one schedule started")
 
 

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from bespin.lib.pagination import NewestFirst, paginated
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer, merge
-from jobs import kinds, selectors
+from jobs import registry, selectors
 from jobs.api.schema import JOB_CREATE, JOB_ID, JobBatchRequest, first_job_links, job_links
 from jobs.api.serializers import (
     JobBatchResultSerializer,
@@ -20,6 +20,7 @@ from jobs.api.serializers import (
 )
 from jobs.callers import CreationThrottle, caller_of
 from jobs.services import creation
+from jobs.tasks import RANDOM_TEXT
 from jobs.timing import TIMING_FIELDS
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -160,6 +161,10 @@ class RandomTextJob(APIView):
     )
     def post(self, request):
         body = _json_object(request)
+        taken = RandomTextBodySerializer().fields
+        if unknown := sorted(set(request.query_params) - set(taken)):
+            message = f"unknown query parameter; this takes: {', '.join(taken)}"
+            raise ValidationError({name: [message] for name in unknown})
         # The body's values are checked even where the query string's are used instead (an
         # empty one has nothing to check).
         if body:
@@ -171,7 +176,7 @@ class RandomTextJob(APIView):
             params["length"] = body["length"]
         callback_url = request.query_params.get("callback_url", body.get("callback_url") or "")
         try:
-            return _create(request, kind=kinds.RANDOM_TEXT, params=params, callback_url=callback_url)
+            return _create(request, kind=RANDOM_TEXT, params=params, callback_url=callback_url)
         except ValidationError as error:
             # This endpoint takes `length` itself, not a `params` object: report it that way.
             raise ValidationError(error.detail.get("params", error.detail)) from None
@@ -201,7 +206,8 @@ class JobBatch(APIView):
         if not isinstance(entries, list) or not 1 <= len(entries) <= creation.MAX_BATCH:
             raise ValidationError({"jobs": [f"a list of 1 to {creation.MAX_BATCH} jobs"]})
         # Each entry's types first; the serializers read once for the lot.
-        shape, params = JobCreateSerializer(), {name: kind.params_serializer() for name, kind in kinds.KINDS.items()}
+        shape = JobCreateSerializer()
+        params = {name: kind.params_serializer() for name, kind in registry.offered().items()}
         wrong = {str(i): error for i, entry in enumerate(entries) if (error := kind_type_errors(shape, entry, params))}
         if wrong:
             raise ValidationError({"jobs": wrong})

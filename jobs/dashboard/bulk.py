@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from bespin.lib.ids import parse_uuid
-from jobs import kinds, selectors
+from jobs import registry, selectors
 from jobs.models import JobStatus
 from jobs.services import bulk
 
@@ -42,7 +42,7 @@ def bulk_action(request):
         kind = ""
     elif action == RETRY_FAILED:
         ids = []
-        kind = request.POST.get("type", "") if request.POST.get("type", "") in kinds.KINDS else ""
+        kind = request.POST.get("type", "") if request.POST.get("type", "") in registry.registered() else ""
         count = selectors.count_jobs(request.user, status=JobStatus.FAILED, kind=kind or None)
         question = f"Retry all {count:,} failed {kind + ' ' if kind else ''}job{'s' if count != 1 else ''}?"
         note = f"Each runs again as a new attempt; at most {bulk.MAX_JOBS:,} at once, oldest first."

@@ -10,15 +10,17 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from bespin.lib.errors import flat_messages
-from jobs import kinds
+from jobs import registry
 from jobs.models import JobStatus, Priority
 from jobs.timing import TIMING_FIELDS
 
 
 class JobFilters(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *JobStatus.choices])
-    # A callable, so that a kind registered after start-up is a choice too.
-    type = forms.ChoiceField(required=False, choices=lambda: [("", "Any type"), *((n, n) for n in kinds.KINDS)])
+    # A callable, so that a task registered after start-up is a choice too.
+    type = forms.ChoiceField(
+        required=False, choices=lambda: [("", "Any type"), *((name, name) for name in registry.registered())]
+    )
     q = forms.CharField(
         required=False,
         max_length=36,
@@ -63,7 +65,7 @@ class KindForm:
 CALLBACK_FIELD = "callback_url"
 
 
-def _timing_inputs(job_kind: kinds.JobKind, values, errors) -> list[ParamInput]:
+def _timing_inputs(job_kind: registry.JobKind, values, errors) -> list[ParamInput]:
     values, errors = values or {}, errors or {}
     kind = job_kind.name
     return [
@@ -132,7 +134,7 @@ def _param_input(kind: str, name: str, serializer_field: serializers.Field) -> P
     return param
 
 
-def kind_form(job_kind: kinds.JobKind, *, values=None, errors=None, error: str = "") -> KindForm:
+def kind_form(job_kind: registry.JobKind, *, values=None, errors=None, error: str = "") -> KindForm:
     """The form that starts a job of `job_kind`, one input per field of its serializer, so
     that a new kind gets its form without a template change."""
     inputs = []
@@ -155,7 +157,7 @@ def kind_form(job_kind: kinds.JobKind, *, values=None, errors=None, error: str =
     )  # fmt: skip
 
 
-def params_from(job_kind: kinds.JobKind, data) -> dict:
+def params_from(job_kind: registry.JobKind, data) -> dict:
     """The kind's parameters from a submitted form: a blank input is left out, so the
     serializer applies its default or says the field is required."""
     params = {}

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from bespin.lib.pagination import BadCursor, NewestFirst, Page, without_cursor
-from jobs import kinds, selectors
+from jobs import registry, selectors
 from jobs.callers import caller_of
 from jobs.consumers import SITE_SCOPE
 from jobs.dashboard.charts import last_hour_charts
@@ -97,7 +97,7 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
             filters.fields[name].widget.attrs["aria-describedby"] = f"{filters[name].auto_id}-error"
     kind_forms = [
         failed_form if failed_form and failed_form.kind == name else kind_form(job_kind)
-        for name, job_kind in kinds.KINDS.items()
+        for name, job_kind in registry.offered(anonymous=not request.user.is_authenticated).items()
     ]
     context = {
         "filters": filters,
@@ -128,7 +128,7 @@ def job_list(request):
 @require_POST
 def start_job(request):
     name = request.POST.get("kind", "")
-    job_kind = kinds.get_kind(name)
+    job_kind = registry.offered().get(name)
     if job_kind is None:
         return _render_job_list(request, error=f"Unknown job type {name[:64]!r}.", status=400)
     try:
@@ -206,6 +206,9 @@ def job_detail(request, job_id):
         "timeline": _timeline(job),
         "can_cancel": may_control and job.status in CANCELLABLE_STATUSES,
         "can_retry": may_control and job.status in RETRYABLE_STATUSES,
+        # What the task raised, with its traceback: for its owner and staff only.
+        "traceback": job.errors[-1] if may_control and job.errors else None,
+        "task_gone": registry.get_kind(job.type) is None,
         "params": json.dumps(job.params, indent=2, sort_keys=True, ensure_ascii=False),
         "result": result[:RESULT_PREVIEW_CHARS],
         "result_cut": len(result) > RESULT_PREVIEW_CHARS,

@@ -1,6 +1,6 @@
 """At most N jobs of a kind at once, across every worker and machine: slots kept in Redis.
 
-Only kinds with a limit (jobs.kinds.concurrency_limit) come here; every other job starts
+Only kinds with a limit (jobs.registry.concurrency_limit) come here; every other job starts
 without a look at any of this. A running job of a limited kind holds a lease: its RQ job id
 in a sorted set per kind, scored with the time the lease runs out. The worker renews it
 with its heartbeat (jobs.execution.worker) and gives it back when the run ends; a worker killed
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from bespin.lib.redis import queue_client
-from jobs import kinds
+from jobs import registry
 from jobs.execution import heartbeats
 
 LEASE_SECONDS = heartbeats.TTL
@@ -72,8 +72,8 @@ def parked_entry(queue_key: str, rq_job_id: str) -> str:
 
 def limited_kinds() -> dict[str, int]:
     """Every kind with a limit, and the limit."""
-    names = {*kinds.KINDS, *settings.MAX_CONCURRENCY}
-    return {name: limit for name in sorted(names) if (limit := kinds.concurrency_limit(name))}
+    names = {*registry.registered(), *settings.MAX_CONCURRENCY}
+    return {name: limit for name in sorted(names) if (limit := registry.concurrency_limit(name))}
 
 
 @dataclass(frozen=True)

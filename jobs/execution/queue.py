@@ -24,7 +24,7 @@ from rq.serializers import DefaultSerializer
 from rq.utils import get_call_string, utcformat
 
 from bespin.lib.redis import queue_client
-from jobs import kinds
+from jobs import registry
 from jobs.models import Job, Priority
 
 log = logging.getLogger("bespin.jobs")
@@ -72,7 +72,7 @@ def _args(job: Job) -> tuple:
 
 
 def _timeout(job: Job) -> int:
-    job_kind = kinds.get_kind(job.type)
+    job_kind = registry.get_kind(job.type)
     return job_kind.timeout if job_kind else 600
 
 

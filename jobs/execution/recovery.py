@@ -15,7 +15,7 @@ from django.utils import timezone
 from rq.job import Job as RQJob
 
 from bespin.lib.redis import queue_client
-from jobs import kinds
+from jobs import registry
 from jobs.execution import concurrency, heartbeats, queue
 from jobs.models import Job, JobStatus
 from jobs.services import lifecycle
@@ -82,7 +82,7 @@ def _recover_lost_runs(connection, report: Recovery) -> None:
         if beats.get(job.worker_name) == queue.rq_job_id(job):
             continue
         lost_entry = RQJob.key_for(queue.rq_job_id(job))
-        job_kind = kinds.get_kind(job.type)
+        job_kind = registry.get_kind(job.type)
         if job_kind and job_kind.rerun_safe and job.lost_count + 1 < MAX_LOST:
             moved = lifecycle.requeue_job(job=job, error=LOST_ERROR + "; running it again", lost=True)
             if moved:

@@ -39,7 +39,7 @@ import redis
 from django.db import close_old_connections, connection
 from rq.worker import SimpleWorker
 
-from jobs import extensions, kinds
+from jobs import extensions, registry
 from jobs.execution import clock, concurrency, entrypoint, heartbeats, recovery, retention, tallies
 from jobs.execution.entries import EntryRunner
 from jobs.execution.queue import QUEUE_NAME, QUEUE_NAMES, TASKS
@@ -159,7 +159,7 @@ class BespinWorker(EntryRunner, SimpleWorker):
         lease = None
         # Entries carry their job's kind (jobs.execution.queue); older ones, made before, do not.
         kind = job.args[2] if len(job.args) > 2 else None
-        limit = kinds.concurrency_limit(kind) if kind else None
+        limit = registry.concurrency_limit(kind) if kind else None
         if limit:
             lease = concurrency.acquire_or_park(
                 kind=kind, limit=limit, rq_job_id=job.id, queue_key=queue.key, connection=self.connection

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from jobs import events, extensions, kinds, rows
+from jobs import events, extensions, registry, rows
 from jobs.callers import Caller
 from jobs.execution import queue
 from jobs.models import UNFINISHED_STATUSES, IdempotencyKey, Job, JobStatus
@@ -36,6 +36,8 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 _CAP_LOCK = "bespin.jobs.cap:"
 # The most jobs one batch may create.
 MAX_BATCH = 1000
+# What an entry of a batch may say.
+ENTRY_FIELDS = frozenset({"type", "params", "callback_url", *TIMING_FIELDS})
 
 
 @dataclass
@@ -45,16 +47,25 @@ class Created:
 
 
 def create_job(
-    *, kind: str, params, owner=None, caller: Caller | None = None, callback_url: str = "", timing: dict | None = None
+    *,
+    kind: str,
+    params,
+    owner=None,
+    caller: Caller | None = None,
+    callback_url: str = "",
+    timing: dict | None = None,
+    offered_only: bool = True,
 ) -> Job:
     """Create a job of `kind`: pending, and enqueued once the row is committed, or scheduled
     when `timing` (`run_at` or `delay`, and `priority`: jobs.timing) puts it in the future.
     Raises serializers.ValidationError for an unknown kind, bad parameters or timing, or a
     callback_url that cannot be used. A `caller` (a request's) brings its limits; without one
-    (webhook triggers) `owner` owns the job. When it ends, the workers POST it to `callback_url`."""
+    (webhook triggers) `owner` owns the job. When it ends, the workers POST it to `callback_url`.
+    `offered_only=False` for code (Django's `enqueue`), which may run any task."""
     return create_job_once(
-        kind=kind, params=params, owner=owner, caller=caller, callback_url=callback_url, timing=timing
-    ).job
+        kind=kind, params=params, owner=owner, caller=caller, callback_url=callback_url, timing=timing,
+        offered_only=offered_only,
+    ).job  # fmt: skip
 
 
 def create_job_once(
@@ -66,12 +77,15 @@ def create_job_once(
     idempotency_key: str = "",
     callback_url: str = "",
     timing: dict | None = None,
+    offered_only: bool = True,
 ) -> Created:
     """`create_job` that honours an Idempotency-Key: the same key from the same caller within
     IDEMPOTENCY_KEY_TTL gives back the first job (`replayed`), also when two requests race.
     Raises TooManyUnfinished when the caller has reached its cap."""
     anonymous = caller is not None and caller.anonymous
-    job_kind, clean_params = kinds.validate_params(kind=kind, params=params, anonymous=anonymous)
+    job_kind, clean_params = registry.validate_params(
+        kind=kind, params=params, anonymous=anonymous, offered_only=offered_only
+    )
     when = timing_for(job_kind, timing or {})
     if caller is not None:
         owner = caller.owner
@@ -137,7 +151,10 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
         try:
             if not isinstance(entry, dict):
                 raise serializers.ValidationError({"non_field_errors": ["must be a JSON object"]})
-            job_kind, params = kinds.validate_params(
+            if unknown := sorted(set(entry) - ENTRY_FIELDS):
+                message = f"unknown field; the fields are: {', '.join(sorted(ENTRY_FIELDS))}"
+                raise serializers.ValidationError({name: [message] for name in unknown})
+            job_kind, params = registry.validate_params(
                 kind=entry.get("type"), params=entry.get("params", {}), anonymous=anonymous, checkers=checkers
             )
             when = timing_for(job_kind, entry)
@@ -219,14 +236,14 @@ def _fingerprint(kind: str, params: dict, callback_url: str = "", asked: dict | 
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _new_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
+def _new_job(job_kind: registry.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
     return Job(
         type=job_kind.name, params=params, owner=owner, client=client, callback_url=callback_url,
         status=when.status, priority=when.priority, run_at=when.run_at,
     )  # fmt: skip
 
 
-def _insert_job(job_kind: kinds.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
+def _insert_job(job_kind: registry.JobKind, params: dict, owner, client: str, callback_url: str, when: Timing) -> Job:
     job = _new_job(job_kind, params, owner, client, callback_url, when)
     rows.insert_job(job)
     # After commit: a job rolled back by an idempotency race was never created.

@@ -113,9 +113,12 @@ def complete_job(*, job: Job, result) -> bool:
     )
 
 
-def fail_job(*, job: Job, error: str, lost: bool = False) -> bool:
-    """A running job failed; `lost` when its worker died under it (counted towards MAX_LOST)."""
+def fail_job(*, job: Job, error: str, lost: bool = False, errors: list | None = None) -> bool:
+    """A running job failed; `lost` when its worker died under it (counted towards MAX_LOST);
+    `errors` the job's record of its attempts' exceptions, this one's added."""
     changes = {"lost_count": job.lost_count + 1} if lost else {}
+    if errors is not None:
+        changes["errors"] = errors
     return _transition(
         job, allowed=(JobStatus.RUNNING,), status=JobStatus.FAILED, error=error, finished_at=timezone.now(), **changes
     )
@@ -145,11 +148,13 @@ def _new_attempt(job: Job, *, allowed, error: str = "", delay: float = 0, **chan
     return moved
 
 
-def requeue_job(*, job: Job, error: str, delay: float = 0, lost: bool = False) -> bool:
+def requeue_job(*, job: Job, error: str, delay: float = 0, lost: bool = False, errors: list | None = None) -> bool:
     """Run a running job again as a new attempt: after a failure its kind retries (`delay`
     seconds later, `scheduled` until then, its run_at the retry's time), or once its worker
     was lost (`lost`)."""
     changes = {"lost_count": job.lost_count + 1} if lost else {}
+    if errors is not None:
+        changes["errors"] = errors
     return _new_attempt(job, allowed=(JobStatus.RUNNING,), error=error, delay=delay, **changes)
 
 

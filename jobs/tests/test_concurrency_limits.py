@@ -9,11 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from bespin.env import env_int_map
+from bespin.testing import tasks
 from bespin.testing.processes import Processes, wait_for
-from jobs import kinds
-from jobs.checks import check_concurrency_limits
+from jobs import registry
+from jobs.checks import check_task_settings
 from jobs.execution import concurrency, queue, recovery
-from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
 from jobs.services import creation, lifecycle
 
@@ -45,12 +45,12 @@ def test_a_limits_setting_that_cannot_be_read_is_refused_loudly(monkeypatch, raw
         env_int_map("BESPIN_MAX_CONCURRENCY", minimum=0)
 
 
-def test_the_setting_overrides_a_kinds_own_limit(register_kind, settings):
-    register_kind("export", random_text.generate, max_concurrency=3)
+def test_the_setting_overrides_a_tasks_own_limit(register_task, settings):
+    register_task(tasks.report, "export", max_concurrency=3)
     settings.MAX_CONCURRENCY = {}
-    assert (kinds.concurrency_limit("export"), kinds.concurrency_limit("sleep")) == (3, None)
+    assert (registry.concurrency_limit("export"), registry.concurrency_limit("sleep")) == (3, None)
     settings.MAX_CONCURRENCY = {"export": 0, "sleep": 2}
-    assert (kinds.concurrency_limit("export"), kinds.concurrency_limit("sleep")) == (None, 2)
+    assert (registry.concurrency_limit("export"), registry.concurrency_limit("sleep")) == (None, 2)
 
 
 def test_a_full_kind_parks_the_entry_and_a_slot_given_back_wakes_it_to_the_front(redis_conn):
@@ -156,7 +156,7 @@ def test_a_slot_held_by_a_killed_worker_frees_when_its_lease_runs_out(processes,
 
 def test_a_limit_for_a_kind_that_does_not_exist_stops_every_command(settings):
     settings.MAX_CONCURRENCY = {"slep": 1}
-    (error,) = check_concurrency_limits(None)
+    (error,) = check_task_settings(None)
     assert error.id == "jobs.E001" and "'slep'" in error.msg
     settings.MAX_CONCURRENCY = {"sleep": 1}
-    assert check_concurrency_limits(None) == []
+    assert check_task_settings(None) == []

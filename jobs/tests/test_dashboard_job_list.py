@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from bespin.testing import tasks
 from jobs.dashboard import views
 
 pytestmark = pytest.mark.django_db
@@ -119,9 +120,9 @@ def test_an_empty_first_page_takes_in_new_jobs_live_and_later_pages_do_not(clien
     assert 'data-first-page="false"' in client.get(older).content.decode()
 
 
-def test_a_kind_registered_later_can_be_filtered_on(client, owner, make_job, register_kind):
-    register_kind("echo", lambda params, progress: params)
-    echo = make_job(kind="echo", params={"length": 1}, owner=owner)
+def test_a_task_registered_later_can_be_filtered_on(client, owner, make_job, register_task):
+    register_task(tasks.echo, "echo")
+    echo = make_job(kind="echo", params={"word": "hello"}, owner=owner)
     make_job(owner=owner)
     client.force_login(owner)
     assert _ids(client.get(reverse("job-list"), {"type": "echo"})) == [str(echo.id)]

@@ -4,9 +4,9 @@ import re
 
 import pytest
 from django.urls import reverse
-from rest_framework import serializers
 
-from jobs import kinds
+from bespin.testing import tasks
+from jobs import registry
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -28,16 +28,11 @@ def test_each_kind_has_a_form_with_a_labelled_input_per_parameter(signed_in, set
     seconds = _input(page, "sleep-seconds")
     assert 'min="0"' in seconds and f'max="{settings.SLEEP_MAX_SECONDS}"' in seconds and 'step="any"' in seconds
     assert "required" in seconds
-    assert page.count('name="kind"') == len(kinds.KINDS)
+    assert page.count('name="kind"') == len(registry.offered())
 
 
-def test_a_new_kind_gets_its_form(signed_in, register_kind):
-    class EchoParams(serializers.Serializer):
-        word = serializers.CharField(max_length=20, help_text="What to say back")
-        loud = serializers.BooleanField(default=False)
-        mood = serializers.ChoiceField(choices=["calm", "busy"], default="calm")
-
-    register_kind("echo", lambda params, progress: params, params_serializer=EchoParams)
+def test_a_new_task_gets_its_form(signed_in, register_task):
+    register_task(tasks.echo, "echo")
     page = signed_in.get(reverse("job-list")).content.decode()
     assert '<label for="echo-word">Word</label>' in page and 'type="text"' in _input(page, "echo-word")
     assert '<input type="checkbox" id="echo-loud" name="loud">' in page

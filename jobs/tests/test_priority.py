@@ -6,9 +6,9 @@ import json
 import pytest
 from django.conf import settings as django_settings
 
+from bespin.testing import tasks
 from bespin.testing.processes import post_json, wait_for
 from jobs.execution import queue, recovery
-from jobs.kinds import random_text
 from jobs.models import Job, JobStatus
 from jobs.services import creation
 
@@ -16,8 +16,9 @@ from jobs.services import creation
 PROCESS_ENV = {"BESPIN_ANON_MAX_UNFINISHED": "0"}
 
 
-def _create(priority=None, kind="random_text"):
-    return creation.create_job(kind=kind, params={"length": 2}, timing={"priority": priority} if priority else None)
+def _create(priority=None, kind="random_text", params=None):
+    params = {"length": 2} if params is None else params
+    return creation.create_job(kind=kind, params=params, timing={"priority": priority} if priority else None)
 
 
 @pytest.mark.django_db
@@ -32,10 +33,10 @@ def test_a_jobs_entry_goes_on_its_prioritys_queue(priority, django_capture_on_co
 
 
 @pytest.mark.django_db
-def test_a_kind_sets_the_default_priority_and_a_job_may_name_another(register_kind):
-    register_kind("report", random_text.generate, priority="low")
-    assert _create(kind="report").priority == "low"
-    assert _create("high", kind="report").priority == "high"
+def test_a_task_sets_the_default_priority_and_a_job_may_name_another(register_task):
+    register_task(tasks.report, "report", priority=-10)  # Django's priorities below 0: low
+    assert _create(kind="report", params={"pages": 1}).priority == "low"
+    assert _create("high", kind="report", params={"pages": 1}).priority == "high"
     assert _create().priority == "default"
 
 

@@ -14,12 +14,12 @@ from django.db.models import Count
 from django.utils import timezone
 from rq.job import Job as RQJob
 
+from bespin.testing import tasks
 from bespin.testing.listening import messages_during
 from bespin.testing.processes import Processes, free_port, post_json, wait_for
 from jobs import events
 from jobs.execution import heartbeats, queue, recovery
 from jobs.execution.queue import rq_job_id
-from jobs.kinds import sleep
 from jobs.models import Job, JobStatus
 from jobs.services import creation, lifecycle
 
@@ -91,8 +91,8 @@ def test_job_of_a_killed_worker_is_requeued_and_finished(processes, redis_conn, 
 
 
 @pytest.fixture
-def unsafe_kind(register_kind):
-    return register_kind("charge_card", sleep.sleep, params_serializer=sleep.SleepParams)
+def unsafe_kind(register_task):
+    return register_task(tasks.charge_card, "charge_card")
 
 
 def _mark_running(job, worker_name="gone-worker", age=60, **extra):

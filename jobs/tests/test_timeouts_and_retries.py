@@ -1,34 +1,20 @@
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from bespin.testing import tasks
 from jobs.execution import clock
 from jobs.models import JobStatus
 from jobs.services import creation, lifecycle
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CALLS = []
+CALLS = tasks.CALLS
 
 
-def _slow(params, progress):
-    CALLS.append("started")
-    time.sleep(10)  # ten times the kind's timeout
-    CALLS.append("returned")
-    return "too late"
-
-
-def _flaky(params, progress):
-    CALLS.append("called")
-    if len(CALLS) < 3:
-        raise ConnectionError(f"upstream down (call {len(CALLS)})")
-    return "third time lucky"
-
-
-def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, run_worker):
+def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_task, run_worker):
     CALLS.clear()
-    register_kind("slow", _slow, timeout=1)
+    register_task(tasks.slow, "slow", timeout=1)
     job = creation.create_job(kind="slow", params={})
     run_worker()
     job.refresh_from_db()
@@ -36,9 +22,9 @@ def test_a_job_over_its_kinds_timeout_fails_with_a_clear_error(register_kind, ru
     assert CALLS == ["started"]  # stopped in the middle of the handler, not after it returned
 
 
-def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_worker):
+def test_a_kind_with_retries_runs_again_until_it_succeeds(register_task, run_worker):
     CALLS.clear()
-    register_kind("flaky", _flaky, max_retries=3, retry_backoff=0)
+    register_task(tasks.flaky, "flaky", retries=3, backoff=0)
     job = creation.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
@@ -46,9 +32,9 @@ def test_a_kind_with_retries_runs_again_until_it_succeeds(register_kind, run_wor
     assert (job.status, job.attempt, job.result) == (JobStatus.COMPLETED, 3, "third time lucky")
 
 
-def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
+def test_retries_stop_at_the_kinds_limit(register_task, run_worker):
     CALLS.clear()
-    register_kind("flaky", _flaky, max_retries=1, retry_backoff=0)
+    register_task(tasks.flaky, "flaky", retries=1, backoff=0)
     job = creation.create_job(kind="flaky", params={})
     for _ in range(3):
         run_worker()
@@ -58,9 +44,9 @@ def test_retries_stop_at_the_kinds_limit(register_kind, run_worker):
     assert len(CALLS) == 2
 
 
-def test_a_retry_waits_out_its_backoff_scheduled_in_postgresql_then_runs(register_kind, run_worker, queue):
+def test_a_retry_waits_out_its_backoff_scheduled_in_postgresql_then_runs(register_task, run_worker, queue):
     CALLS.clear()
-    register_kind("flaky", _flaky, max_retries=3, retry_backoff=30)
+    register_task(tasks.flaky, "flaky", retries=3, backoff=30)
     job = creation.create_job(kind="flaky", params={})
     before = timezone.now()
     run_worker()

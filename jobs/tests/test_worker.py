@@ -8,15 +8,16 @@ from django.db import connection
 from rq.job import Job as RQJob
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from bespin.testing import tasks
 from bespin.testing.listening import messages_during
 from bespin.testing.processes import database_url_for_tests
 from bespin.testing.signals import signal_handlers_kept
 from jobs import events
+from jobs import tasks as builtin_tasks
 from jobs.execution import heartbeats, queue, runner
 from jobs.execution import worker as worker_module
 from jobs.execution.queue import rq_job_id
 from jobs.execution.worker import BespinWorker
-from jobs.kinds import random_text
 from jobs.models import JobStatus
 from jobs.services import creation, lifecycle
 
@@ -30,7 +31,7 @@ def test_real_worker_runs_random_text_to_completed(run_worker):
     assert job.status == JobStatus.COMPLETED
     words = job.result.split(" ")
     assert len(words) == 100
-    assert set(words) <= set(random_text.VOCABULARY)
+    assert set(words) <= set(builtin_tasks.VOCABULARY)
     assert job.progress == 100
     assert job.started_at <= job.finished_at
     assert job.worker_name
@@ -87,9 +88,10 @@ def test_an_error_outside_the_handler_is_kept_by_rq_and_the_row_left_to_the_swee
     assert "OperationalError" in RQJob.fetch(rq_job_id(job), connection=queue.connection).exc_info
 
 
-def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_kind, queue):
-    calls = []
-    register_kind("counted", lambda params, progress: calls.append(1) or "done")
+def test_a_job_runs_once_even_if_enqueued_twice(run_worker, register_task, queue):
+    calls = tasks.CALLS
+    calls.clear()
+    register_task(tasks.counted, "counted")
     job = creation.create_job(kind="counted", params={})
     queue.enqueue("jobs.execution.entrypoint.run_job", str(job.id))  # a second RQ job for the same Bespin job
     assert queue.count == 2
@@ -108,8 +110,8 @@ def test_an_entry_queued_by_an_earlier_bespin_under_its_old_name_is_run(run_work
     assert not FailedJobRegistry(queue=queue).get_job_ids()
 
 
-def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running(run_worker, register_kind):
-    register_kind("nul", lambda params, progress: "a\x00b")
+def test_a_result_postgresql_refuses_fails_the_job_instead_of_leaving_it_running(run_worker, register_task):
+    register_task(tasks.nul, "nul")
     job = creation.create_job(kind="nul", params={})
     run_worker()
     job.refresh_from_db()

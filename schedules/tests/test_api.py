@@ -55,7 +55,7 @@ def test_the_time_zone_defaults_to_utc(api, owner):
         ({"cron": "0 0 31 2 *"}, "cron", "bad day-of-month"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone", "not an IANA time zone"),
         ({"timezone": "../../etc/passwd"}, "timezone", "not an IANA time zone"),
-        ({"type": "mine_bitcoin"}, "type", "not a valid choice"),
+        ({"type": "mine_bitcoin"}, "type", "unknown job type"),
         ({"params": {"seconds": -1}}, "params", "greater than or equal to 0"),
         ({"priority": "urgent"}, "priority", "not a valid choice"),
         ({"callback_url": "https://example.com/done"}, "callback_url", "no callback signing secret"),

@@ -10,7 +10,7 @@ from django.utils import timezone
 from bespin.testing.processes import wait_for
 from bespin.testing.threads import at_once
 from callbacks.services import rotate_callback_secret
-from jobs import kinds
+from jobs import registry
 from jobs.models import Job, JobStatus
 from jobs.services import creation
 from schedules import services
@@ -52,7 +52,7 @@ def test_a_ticks_job_takes_the_schedules_priority_and_callback(owner, settings):
     _due(plain, NOW - timedelta(seconds=5))
     jobs = {job.schedule_id: job for job in services.start_due_schedules(now=NOW)}
     assert (jobs[told.id].priority, jobs[told.id].callback_url) == ("high", "http://127.0.0.1:9/done")
-    assert (jobs[plain.id].priority, jobs[plain.id].callback_url) == (kinds.get_kind("random_text").priority, "")
+    assert (jobs[plain.id].priority, jobs[plain.id].callback_url) == (registry.get_kind("random_text").priority, "")
 
 
 @pytest.mark.django_db
