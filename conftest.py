@@ -6,8 +6,12 @@ running on an async test's event loop, and signal handlers RQ's worker leaves be
 
 import asyncio
 import contextlib
+import json
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import django_rq
 import pytest
@@ -23,12 +27,15 @@ from rest_framework.test import APIClient
 from bespin.lib import asyncdb
 from bespin.tasks import TaskOptions
 from bespin.testing import tasks as testing_tasks
-from bespin.testing.processes import ROOT, Processes, process_env
+from bespin.testing.processes import ROOT, SETPRIV, Processes, process_env, wait_for
 from bespin.testing.signals import signal_handlers_kept
 from jobs import events, registry
 from jobs.execution.queue import QUEUE_NAME
 from jobs.execution.worker import BespinWorker
 from jobs.services import creation, lifecycle
+
+# A callback receiver for the tests, run as a process of its own.
+RECEIVER = Path(__file__).resolve().parent / "bespin" / "testing" / "receiver.py"
 
 
 def pytest_configure(config):
@@ -261,3 +268,49 @@ def staff_client(client, staff):
     """The test client, signed in as `staff`. (pytest-django's `admin_client` is a superuser's.)"""
     client.force_login(staff)
     return client
+
+
+@dataclass
+class Receiver:
+    """A callback receiver process (bespin/testing/receiver.py): what it was sent, verified
+    with the Standard Webhooks reference library."""
+
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    def url(self, path: str = "/hooks/bespin?source=tests") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def requests(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+
+    def wait_for_requests(self, count: int, timeout: float = 30) -> list[dict]:
+        wait_for(lambda: len(self.requests()) >= count, timeout, message=f"{count} request(s) at the receiver")
+        return self.requests()
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    """receiver("--fail-first", "2", secrets=[…]): a receiver process; stopped after the test."""
+    started: list[Receiver] = []
+
+    def start(*options: str, secrets=()) -> Receiver:
+        log = tmp_path / f"receiver-{len(started)}.jsonl"
+        command = [sys.executable, str(RECEIVER), str(log), *options]
+        if SETPRIV:
+            command = [SETPRIV, "--pdeathsig", "KILL", "--", *command]
+        process = subprocess.Popen(
+            command, env={**os.environ, "RECEIVER_SECRETS": " ".join(secrets)}, stdout=subprocess.PIPE,
+            start_new_session=True,
+        )  # fmt: skip
+        port = int(process.stdout.readline())
+        started.append(Receiver(process, port, log))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.process.kill()
+        running.process.wait(10)

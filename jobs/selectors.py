@@ -23,6 +23,8 @@ from jobs.models import (
     JobStatus,
     JobTally,
     JobTallyDelta,
+    TaskMinute,
+    TaskMinuteDelta,
 )
 
 
@@ -194,6 +196,61 @@ def finished_per_minute(user, *, minutes: int = 60, now: datetime | None = None)
             failed[minute] = failed.get(minute, 0) + int(n)
     buckets = [start + timedelta(minutes=i) for i in range(minutes)]
     return [MinuteStats(minute, finished.get(minute, 0), failed.get(minute, 0)) for minute in buckets]
+
+
+@dataclass(frozen=True)
+class TaskFigures:
+    """A task's jobs that finished (completed or failed) in the last hour, and how long the
+    runs took: p50 and p95 are the bounds of the run-time buckets they fall in (at most that
+    many seconds), None with nothing run."""
+
+    finished: int = 0
+    failed: int = 0
+    p50: float | None = None
+    p95: float | None = None
+
+
+def _percentile(histogram: dict[int, int], share: float) -> float | None:
+    ran = sorted((bucket, n) for bucket, n in histogram.items() if bucket >= 0)
+    total = sum(n for _, n in ran)
+    if not total:
+        return None
+    seen = 0
+    for bucket, n in ran:
+        seen += n
+        if seen >= share * total:
+            return DURATION_BUCKETS[bucket] if bucket < len(DURATION_BUCKETS) else float("inf")
+    return None
+
+
+def task_figures(*, minutes: int = 60, now: datetime | None = None) -> dict[str, TaskFigures]:
+    """Each task's figures over the last `minutes`, from the per-minute histograms and their
+    deltas (jobs.execution.tallies): at most a few thousand rows, whatever the table holds."""
+    start = (now or timezone.now()).replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    sql = (
+        f"SELECT kind, status, bucket, sum(n) FROM (SELECT kind, status, bucket, n FROM {TaskMinute._meta.db_table} "
+        f"WHERE minute >= %s UNION ALL SELECT kind, status, bucket, n FROM {TaskMinuteDelta._meta.db_table} "
+        f"WHERE minute >= %s) counted GROUP BY 1, 2, 3"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [start, start])
+        rows = cursor.fetchall()
+    histograms: dict[str, dict[int, int]] = {}
+    failed: dict[str, int] = {}
+    for kind, status, bucket, n in rows:
+        histogram = histograms.setdefault(kind, {})
+        histogram[bucket] = histogram.get(bucket, 0) + int(n)
+        if status == JobStatus.FAILED:
+            failed[kind] = failed.get(kind, 0) + int(n)
+    return {
+        kind: TaskFigures(
+            finished=sum(histogram.values()),
+            failed=failed.get(kind, 0),
+            p50=_percentile(histogram, 0.5),
+            p95=_percentile(histogram, 0.95),
+        )  # fmt: skip
+        for kind, histogram in histograms.items()
+    }
 
 
 def search_jobs(user, *, status: str | None = None, kind: str | None = None, id_prefix: str = ""):

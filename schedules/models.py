@@ -20,6 +20,9 @@ class Schedule(models.Model):
     params = models.JSONField(default=dict, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schedules")
     enabled = models.BooleanField(default=True)
+    # Why Bespin turned it off (its task no longer loaded or offered, or its parameters no
+    # longer valid for it); empty otherwise. Enabling it again clears it.
+    disabled_reason = models.CharField(max_length=500, blank=True, default="")
     # The priority of the jobs it starts; empty: their kind's.
     priority = models.CharField(max_length=8, blank=True, default="")
     # Where the workers POST each job it starts once that job ends (callbacks/); empty: nowhere.

@@ -25,6 +25,9 @@ class ScheduleSerializer(serializers.Serializer):
     params = serializers.DictField(read_only=True)
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     enabled = serializers.BooleanField(read_only=True)
+    disabled_reason = serializers.CharField(
+        read_only=True, help_text="why Bespin turned it off (its task gone, say); empty otherwise"
+    )
     priority = serializers.CharField(read_only=True, help_text="the priority of the jobs it starts; empty: the kind's")
     callback_url = serializers.CharField(read_only=True, help_text="where each job it starts is POSTed once it ends")
     next_run_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null while disabled")

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.timezone import now as utcnow
 from rest_framework import serializers
 
+from bespin.lib.errors import first_message
 from jobs import extensions, registry
 from jobs.models import Job, JobStatus, Priority
 from jobs.services.lifecycle import announce_many
@@ -99,6 +100,9 @@ def update_schedule(*, schedule: Schedule, **changes) -> Schedule:
     for name in FIELDS:
         setattr(schedule, name, wanted[name])
     fields = [*FIELDS, "updated_at"]
+    if schedule.enabled and schedule.disabled_reason:
+        schedule.disabled_reason = ""  # enabled again, by its owner
+        fields.append("disabled_reason")
     if retimed:
         schedule.next_run_at = _next_run(schedule)
         fields.append("next_run_at")
@@ -139,6 +143,8 @@ def start_due_schedules(*, now: datetime | None = None, limit: int = MAX_DUE) ->
                 latest_tick(cron=schedule.cron, tz=schedule.timezone, at=now) or schedule.next_run_at,
             )
             job = _start_tick(schedule, tick)
+            if job is None and not schedule.enabled:
+                continue  # turned off: its task is gone
             if job is not None:
                 started.append(job)
             following = next_tick(cron=schedule.cron, tz=schedule.timezone, after=max(now, tick))
@@ -151,12 +157,16 @@ def start_due_schedules(*, now: datetime | None = None, limit: int = MAX_DUE) ->
 
 
 def _start_tick(schedule: Schedule, tick: datetime) -> Job | None:
-    """The job of one tick, or None: another worker started it, or the schedule's kind or
-    parameters are no longer valid (logged; the tick is passed over)."""
+    """The job of one tick, or None: another worker started it, or the schedule's task is no
+    longer loaded or offered, or its parameters no longer valid for it: then the schedule is
+    turned off with the reason, logged once."""
     try:
         job_kind, params = registry.validate_params(kind=schedule.type, params=schedule.params)
     except serializers.ValidationError as error:
-        log.warning("schedule_tick_skipped schedule=%s tick=%s: %s", schedule.id, tick.isoformat(), error.detail)
+        reason = f"turned off at {tick:%Y-%m-%d %H:%M} UTC: {first_message(error.detail)}"[:500]
+        Schedule.objects.filter(id=schedule.id).update(enabled=False, next_run_at=None, disabled_reason=reason)
+        schedule.enabled = False
+        log.warning("schedule_disabled schedule=%s: %s", schedule.id, reason)
         return None
     job = Job(
         type=job_kind.name, params=params, owner_id=schedule.owner_id, status=JobStatus.PENDING,

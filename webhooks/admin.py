@@ -76,6 +76,8 @@ class WebhookTriggerInline(admin.TabularInline):
     model = WebhookTrigger
     form = WebhookTriggerForm
     extra = 0
+    # Set by Bespin when it turns a trigger off (its task gone, say); saving it again clears it.
+    readonly_fields = ["disabled_reason"]
 
 
 @admin.register(WebhookSource)

@@ -82,6 +82,9 @@ class WebhookTrigger(models.Model):
     job_kind = models.CharField(max_length=200)
     params = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # Why Bespin turned it off (its task no longer loaded or offered, or its parameters no
+    # longer valid for it); empty otherwise.
+    disabled_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,11 +15,12 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from bespin.lib import outages
+from bespin.lib.errors import first_message
 from bespin.lib.redis import counters_client
 from jobs.services import creation
 from webhooks import config, counters
 from webhooks.config import TriggerRule
-from webhooks.models import WebhookReceipt
+from webhooks.models import WebhookReceipt, WebhookTrigger
 from webhooks.rejections import Rejected
 from webhooks.verification import Delivery, internal_error
 
@@ -132,7 +133,7 @@ def _record_triggered(delivery: Delivery) -> Accepted:
         receipt_id, _source, _delivery_id, event, job_id = cursor.fetchone()
     if receipt_id != new_id:
         return _accepted(delivery, receipt_id, event, job_id, created=False)
-    job = _start_job(receipt_id=receipt_id, trigger=delivery.trigger)
+    job = _start_job(receipt_id=receipt_id, source=delivery.source, trigger=delivery.trigger)
     return _accepted(delivery, receipt_id, event, job.id if job else None, created=True)
 
 
@@ -169,12 +170,20 @@ def _insert_receipt_sql(rows: int) -> str:
 _RECEIPT_FIELDS = ("id", "source", "event", "delivery_id", "payload", "headers", "received_at")
 
 
-def _start_job(*, receipt_id: uuid.UUID, trigger: TriggerRule):
+def _start_job(*, receipt_id: uuid.UUID, source: str, trigger: TriggerRule):
     try:
         job = creation.create_job(kind=trigger.job_kind, params=trigger.params)
     except serializers.ValidationError as error:
-        # The trigger was valid when saved; a kind or limit changed since. Keep the receipt.
-        log.error("webhook_trigger_failed receipt=%s trigger=%r error=%s", receipt_id, trigger.pattern, error.detail)
+        # The trigger was valid when saved; its task is gone or no longer offered, or its
+        # parameters no longer fit it. Keep the receipt, and turn the trigger off with the
+        # reason, so that the next deliveries do not try again.
+        reason = f"turned off: {first_message(error.detail)}"[:500]
+        WebhookTrigger.objects.filter(source__name=source, event_pattern=trigger.pattern).update(
+            enabled=False, disabled_reason=reason
+        )
+        config.forget_source_configs()
+        log.warning("webhook_trigger_disabled source=%s trigger=%r receipt=%s: %s", source, trigger.pattern,
+                    receipt_id, reason)  # fmt: skip
         return None
     WebhookReceipt.objects.filter(id=receipt_id).update(job=job)
     return job
@@ -188,7 +197,7 @@ def replay_receipt(*, receipt: WebhookReceipt):
     trigger = source.trigger_for(receipt.event) if source else None
     if trigger is None:
         return None
-    job = _start_job(receipt_id=receipt.id, trigger=trigger)
+    job = _start_job(receipt_id=receipt.id, source=receipt.source, trigger=trigger)
     if job is not None:
         receipt.job = job
     return job

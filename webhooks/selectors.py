@@ -15,7 +15,7 @@ from bespin.lib.ids import parse_uuid
 from bespin.lib.redis import counters_client
 from webhooks import counters
 from webhooks.config import load_source_config
-from webhooks.models import WebhookReceipt, WebhookSource
+from webhooks.models import WebhookReceipt, WebhookSource, WebhookTrigger
 
 log = logging.getLogger("bespin.webhooks")
 
@@ -70,6 +70,8 @@ class SourceHealth:
     last_success: datetime | None
     rejections_by_reason: dict[str, int]
     recent_rejections: list[dict]
+    # (pattern, reason) of each trigger Bespin turned off (its task gone, say).
+    disabled_triggers: list[tuple[str, str]] = ()
 
     @property
     def rejections_total(self) -> int:
@@ -147,6 +149,11 @@ def source_health(*, names: list[str] | None = None) -> list[SourceHealth]:
                 last_success=mine.order_by("-received_at").values_list("received_at", flat=True).first(),
                 rejections_by_reason=rejection_counts(name),
                 recent_rejections=recent_rejections(name),
+                disabled_triggers=list(
+                    WebhookTrigger.objects.filter(source__name=name, enabled=False)
+                    .exclude(disabled_reason="")
+                    .values_list("event_pattern", "disabled_reason")
+                ),
             )
         )
     return health

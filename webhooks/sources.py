@@ -143,7 +143,7 @@ def set_trigger(
     trigger, _ = WebhookTrigger.objects.update_or_create(
         source=source,
         event_pattern=event_pattern,
-        defaults={"job_kind": kind.name, "params": clean_params, "enabled": enabled},
+        defaults={"job_kind": kind.name, "params": clean_params, "enabled": enabled, "disabled_reason": ""},
     )
     _changed()
     return trigger

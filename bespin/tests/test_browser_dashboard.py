@@ -149,7 +149,7 @@ def _still_marked(page) -> bool:
 
 
 def _start_from_form(page, kind: str, **values) -> Job:
-    page.goto("/jobs/")
+    page.goto(f"/tasks/{kind}/")
     form = page.locator(f'form:has(input[name="kind"][value="{kind}"])')
     for name, value in values.items():
         form.get_by_label(name.capitalize(), exact=True).fill(str(value))
@@ -241,7 +241,7 @@ def test_a_job_started_from_the_form_reaches_completed_in_its_row_and_on_its_pag
 
 def test_a_bad_value_is_shown_beside_its_input(owner_page, shots):
     page = owner_page
-    page.goto("/jobs/")
+    page.goto("/tasks/random_text/")
     form = page.locator('form:has(input[name="kind"][value="random_text"])')
     form.get_by_label("Length").fill("0")
     form.get_by_role("button", name="Start random_text").click()

@@ -2,66 +2,15 @@
 Standard Webhooks reference library, users with a signing secret, jobs ended through
 jobs.services.lifecycle, and Bespin's worker and server as processes."""
 
-import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from bespin.testing.processes import SETPRIV, Processes, wait_for
+from bespin.testing.processes import Processes
 from callbacks import services, transport
 from callbacks.models import CallbackDelivery
 from jobs.services import lifecycle
 
-RECEIVER = Path(__file__).resolve().parent / "receiver.py"
 # In the tests, retries come back after a fraction of a second (the schedule's length is kept).
 FAST_BACKOFF = "0.2,0.2,0.2"
-
-
-@dataclass
-class Receiver:
-    process: subprocess.Popen
-    port: int
-    log: Path
-
-    def url(self, path: str = "/hooks/bespin?source=tests") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def requests(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
-
-    def wait_for_requests(self, count: int, timeout: float = 30) -> list[dict]:
-        wait_for(lambda: len(self.requests()) >= count, timeout, message=f"{count} request(s) at the receiver")
-        return self.requests()
-
-
-@pytest.fixture
-def receiver(tmp_path):
-    """receiver("--fail-first", "2", secrets=[…]): a receiver process; stopped after the test."""
-    started: list[Receiver] = []
-
-    def start(*options: str, secrets=()) -> Receiver:
-        log = tmp_path / f"receiver-{len(started)}.jsonl"
-        command = [sys.executable, str(RECEIVER), str(log), *options]
-        if SETPRIV:
-            command = [SETPRIV, "--pdeathsig", "KILL", "--", *command]
-        process = subprocess.Popen(
-            command, env={**os.environ, "RECEIVER_SECRETS": " ".join(secrets)}, stdout=subprocess.PIPE,
-            start_new_session=True,
-        )  # fmt: skip
-        port = int(process.stdout.readline())
-        started.append(Receiver(process, port, log))
-        return started[-1]
-
-    yield start
-    for running in started:
-        running.process.kill()
-        running.process.wait(10)
 
 
 @pytest.fixture(autouse=True)

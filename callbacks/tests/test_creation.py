@@ -105,7 +105,7 @@ def test_an_idempotency_key_reused_with_another_callback_is_refused(api, signer)
 def test_the_dashboard_form_starts_a_job_with_a_callback(client, signer):
     owner, _ = signer
     client.force_login(owner)
-    page = client.get(reverse("job-list")).content.decode()
+    page = client.get(reverse("task-detail", args=["random_text"])).content.decode()
     assert '<label for="random_text-callback_url">Callback URL (optional)</label>' in page
     response = client.post(reverse("job-start"), {"kind": "random_text", "length": "3", "callback_url": HOOK})
     assert response.status_code == 302

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from jobs.dashboard import bulk, views
+from jobs.dashboard import bulk, tasks, views
 
 urlpatterns = [
     path("", views.overview, name="dashboard"),
@@ -10,4 +10,6 @@ urlpatterns = [
     path("jobs/<uuid:job_id>", views.job_detail, name="job-detail"),
     path("jobs/<uuid:job_id>/cancel", views.cancel_job, name="job-cancel"),
     path("jobs/<uuid:job_id>/retry", views.retry_job, name="job-retry"),
+    path("tasks/", tasks.task_list, name="task-list"),
+    path("tasks/<str:name>/", tasks.task_detail, name="task-detail"),
 ]

@@ -22,8 +22,9 @@ from bespin.lib.pagination import BadCursor, NewestFirst, Page, without_cursor
 from jobs import registry, selectors
 from jobs.callers import caller_of
 from jobs.consumers import SITE_SCOPE
+from jobs.dashboard import tasks
 from jobs.dashboard.charts import last_hour_charts
-from jobs.dashboard.forms import CALLBACK_FIELD, JobFilters, KindForm, kind_form, params_from, split_errors, timing_from
+from jobs.dashboard.forms import CALLBACK_FIELD, JobFilters, kind_form, params_from, split_errors, timing_from
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 from jobs.services import creation, lifecycle
 
@@ -79,7 +80,7 @@ def overview(request):
 # Jobs list and the forms that start jobs
 
 
-def _render_job_list(request, *, failed_form: KindForm | None = None, error: str = "", status: int = 200):
+def _render_job_list(request, *, error: str = "", status: int = 200):
     filters = JobFilters(request.GET)
     page = total = None
     if filters.is_valid():
@@ -95,10 +96,6 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         status = 400
         for name in filters.errors:
             filters.fields[name].widget.attrs["aria-describedby"] = f"{filters[name].auto_id}-error"
-    kind_forms = [
-        failed_form if failed_form and failed_form.kind == name else kind_form(job_kind)
-        for name, job_kind in registry.offered(anonymous=not request.user.is_authenticated).items()
-    ]
     context = {
         "filters": filters,
         "filtered": any(request.GET.get(name) for name in JobFilters.base_fields),
@@ -107,7 +104,8 @@ def _render_job_list(request, *, failed_form: KindForm | None = None, error: str
         # New jobs go on top: only the first page takes in a job it does not show yet.
         "first_page": page is not None and page.is_first,
         "jobs": page.items if page is not None else [],
-        "kind_forms": kind_forms,
+        # The tasks this user may start, each a link to its page and its form.
+        "startable": list(registry.offered(anonymous=not request.user.is_authenticated).values()),
         "start_error": error,
         "stream_url": _job_stream(request.user),
         # A failed POST to jobs/new renders this page, but only GET job-list re-renders it.
@@ -128,7 +126,7 @@ def job_list(request):
 @require_POST
 def start_job(request):
     name = request.POST.get("kind", "")
-    job_kind = registry.offered().get(name)
+    job_kind = registry.offered(anonymous=not request.user.is_authenticated).get(name)
     if job_kind is None:
         return _render_job_list(request, error=f"Unknown job type {name[:64]!r}.", status=400)
     try:
@@ -139,10 +137,10 @@ def start_job(request):
     except serializers.ValidationError as error:
         field_errors, general = split_errors(error)
         form = kind_form(job_kind, values=request.POST, errors=field_errors, error=general)
-        return _render_job_list(request, failed_form=form, status=400)
+        return tasks.render_task(request, name, form=form, status=400)
     except creation.TooManyUnfinished as error:
         form = kind_form(job_kind, values=request.POST, error=f"{str(error)[0].upper()}{str(error)[1:]}.")
-        return _render_job_list(request, failed_form=form, status=429)
+        return tasks.render_task(request, name, form=form, status=429)
     link = format_html('<a href="{}">{}</a>', reverse("job-detail", args=[job.id]), str(job.id)[:8])
     if job.status == JobStatus.SCHEDULED:
         done = format_html("Scheduled {} job {} for {} UTC.", job.type, link, f"{job.run_at:%Y-%m-%d %H:%M:%S}")

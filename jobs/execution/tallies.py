@@ -4,7 +4,17 @@ adds up a small table and the few deltas since (jobs.selectors)."""
 
 from django.db import connection
 
-from jobs.models import EVERYONE, JobCount, JobCountDelta, JobMinute, JobMinuteDelta, JobTally, JobTallyDelta
+from jobs.models import (
+    EVERYONE,
+    JobCount,
+    JobCountDelta,
+    JobMinute,
+    JobMinuteDelta,
+    JobTally,
+    JobTallyDelta,
+    TaskMinute,
+    TaskMinuteDelta,
+)
 
 # The overview charts the last hour; a little more is kept for minutes folded in late.
 MINUTES_KEPT = 120
@@ -37,7 +47,17 @@ ON CONFLICT (kind, event, bucket) DO UPDATE SET count = total.count + EXCLUDED.c
 
 _MINUTES = _fold_with_everyone(JobMinuteDelta, JobMinute, "minute, status")
 
-_OLD_MINUTES = f"DELETE FROM {JobMinute._meta.db_table} WHERE minute < now() - interval '{MINUTES_KEPT} minutes'"
+_TASK_MINUTES = f"""
+WITH moved AS (DELETE FROM {TaskMinuteDelta._meta.db_table} RETURNING kind, minute, status, bucket, n)
+INSERT INTO {TaskMinute._meta.db_table} AS total (kind, minute, status, bucket, n)
+SELECT kind, minute, status, bucket, sum(n) FROM moved GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (kind, minute, status, bucket) DO UPDATE SET n = total.n + EXCLUDED.n
+"""
+
+_OLD_MINUTES = [
+    f"DELETE FROM {model._meta.db_table} WHERE minute < now() - interval '{MINUTES_KEPT} minutes'"
+    for model in (JobMinute, TaskMinute)
+]
 
 
 def roll_up() -> None:
@@ -48,4 +68,6 @@ def roll_up() -> None:
         cursor.execute(_COUNTS)
         cursor.execute(_TALLIES)
         cursor.execute(_MINUTES)
-        cursor.execute(_OLD_MINUTES)
+        cursor.execute(_TASK_MINUTES)
+        for statement in _OLD_MINUTES:
+            cursor.execute(statement)

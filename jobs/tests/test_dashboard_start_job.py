@@ -1,4 +1,6 @@
-"""Starting a job from the jobs page: one form per kind, built from the kind's serializer."""
+"""Starting a job from the dashboard: each task's page has its form, built from the task's
+parameters; the jobs page links to the tasks the user may start; the Tasks page lists every
+task loaded."""
 
 import re
 
@@ -18,8 +20,12 @@ def _input(page: str, input_id: str) -> str:
     return match.group(0)
 
 
-def test_each_kind_has_a_form_with_a_labelled_input_per_parameter(signed_in, settings):
-    page = signed_in.get(reverse("job-list")).content.decode()
+def _task_page(client, name: str) -> str:
+    return client.get(reverse("task-detail", args=[name])).content.decode()
+
+
+def test_each_task_has_a_form_with_a_labelled_input_per_parameter(signed_in, settings):
+    page = _task_page(signed_in, "random_text") + _task_page(signed_in, "sleep")
     assert '<label for="random_text-length">Length</label>' in page
     assert '<label for="sleep-seconds">Seconds</label>' in page
     length = _input(page, "random_text-length")
@@ -28,12 +34,19 @@ def test_each_kind_has_a_form_with_a_labelled_input_per_parameter(signed_in, set
     seconds = _input(page, "sleep-seconds")
     assert 'min="0"' in seconds and f'max="{settings.SLEEP_MAX_SECONDS}"' in seconds and 'step="any"' in seconds
     assert "required" in seconds
-    assert page.count('name="kind"') == len(registry.offered())
+    # The jobs page links to each task offered; the Tasks page lists every task loaded.
+    listed = signed_in.get(reverse("job-list")).content.decode()
+    for name in registry.offered():
+        assert reverse("task-detail", args=[name]) in listed
+    tasks_page = signed_in.get(reverse("task-list")).content.decode()
+    for name in registry.registered():
+        assert f'data-task="{name}"' in tasks_page
+    assert "code only" in tasks_page  # examples.reports' rebuild_index: not offered
 
 
 def test_a_new_task_gets_its_form(signed_in, register_task):
     register_task(tasks.echo, "echo")
-    page = signed_in.get(reverse("job-list")).content.decode()
+    page = _task_page(signed_in, "echo")
     assert '<label for="echo-word">Word</label>' in page and 'type="text"' in _input(page, "echo-word")
     assert '<input type="checkbox" id="echo-loud" name="loud">' in page
     assert '<select id="echo-mood" name="mood"' in page and '<option value="calm" selected>' in page
@@ -86,10 +99,21 @@ def test_an_unknown_kind_is_400_and_starts_nothing(signed_in):
 
 
 def test_the_form_is_a_plain_post_that_needs_no_javascript(signed_in):
-    page = signed_in.get(reverse("job-list")).content.decode()
+    page = _task_page(signed_in, "sleep")
     form = re.search(r'<form method="post" action="/jobs/new"[^>]*>(.*?)</form>', page, re.S).group(1)
     assert 'name="csrfmiddlewaretoken"' in form and '<button type="submit">' in form
 
 
 def test_starting_needs_a_post(signed_in):
     assert signed_in.get(reverse("job-start")).status_code == 405
+
+
+def test_a_task_not_offered_has_a_page_without_a_form_and_the_api_refuses_it(signed_in):
+    page = _task_page(signed_in, "examples.reports.tasks.rebuild_index")
+    assert "<dd>code only</dd>" in page and 'action="/jobs/new"' not in page
+    response = signed_in.post(reverse("job-start"), {"kind": "examples.reports.tasks.rebuild_index"})
+    assert response.status_code == 400 and Job.objects.count() == 0
+
+
+def test_a_task_that_is_not_loaded_has_no_page(signed_in):
+    assert signed_in.get(reverse("task-detail", args=["reports.tasks.gone"])).status_code == 404

@@ -93,13 +93,19 @@ def test_clocks_racing_on_many_threads_start_each_tick_once(owner):
 
 
 @pytest.mark.django_db
-def test_a_tick_whose_parameters_are_no_longer_valid_is_passed_over(owner, settings):
+def test_a_schedule_whose_parameters_are_no_longer_valid_is_turned_off_with_the_reason(owner, settings):
     schedule = services.create_schedule(owner=owner, name="n", cron="* * * * *", type="sleep", params={"seconds": 60})
     settings.SLEEP_MAX_SECONDS = 10
     _due(schedule, NOW - timedelta(seconds=30))
     assert services.start_due_schedules(now=NOW) == []
     schedule.refresh_from_db()
-    assert schedule.next_run_at == NOW.replace(second=0, minute=35)
+    assert (schedule.enabled, schedule.next_run_at) == (False, None)
+    assert "less than or equal to 10" in schedule.disabled_reason
+    # Its owner fixes it and turns it on again: the reason goes, the next tick is computed.
+    settings.SLEEP_MAX_SECONDS = 3600
+    services.update_schedule(schedule=schedule, enabled=True)
+    schedule.refresh_from_db()
+    assert schedule.enabled and schedule.disabled_reason == "" and schedule.next_run_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
