@@ -8,7 +8,7 @@ import ast
 import random
 from pathlib import Path
 
-# jobs/kinds/random_text.py's vocabulary, word for word; `vocabulary_matches_bespin()` checks it.
+# jobs/tasks.py's vocabulary, word for word; `vocabulary_matches_bespin()` checks it.
 VOCABULARY = (
     "cloud", "computing", "platform", "service", "data", "storage", "network", "server",
     "virtual", "container", "function", "application", "microservice", "kubernetes",
@@ -23,8 +23,8 @@ def random_text(length: int = 100) -> str:
 
 
 def vocabulary_matches_bespin(root: Path) -> bool:
-    """True when Bespin's kind draws from the same words, read without importing Django."""
-    tree = ast.parse((root / "jobs" / "kinds" / "random_text.py").read_text())
+    """True when Bespin's random_text task draws from the same words, read without importing Django."""
+    tree = ast.parse((root / "jobs" / "tasks.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "VOCABULARY" for t in node.targets):
             return ast.literal_eval(node.value) == VOCABULARY

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from bench import peers
 from bench.stack import ROOT, Stack
 
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -181,6 +182,8 @@ def render(results: dict, machine: dict, *, quick: bool) -> str:
         *_pages_table(results.get("pages")),
         "",
         *_queries(results.get("queries", {})),
+        "",
+        *peers.render(results.get("peers"), config["workers"]),
     ]
     return "\n".join(lines)
 
@@ -275,8 +278,10 @@ def _queries(probe: dict) -> list[str]:
     return lines
 
 
-def write(text: str, *, quick: bool) -> None:
-    mode = "quick" if quick else "full"
+def write(text: str, *, quick: bool = False, mode: str | None = None) -> None:
+    """Put `text` between the markers of its block in docs/BENCHMARKS.md: the full or quick
+    run's, or another `mode`'s (bench/peers.py writes "peers")."""
+    mode = mode or ("quick" if quick else "full")
     start, end = f"<!-- bench:{mode}:start -->", f"<!-- bench:{mode}:end -->"
     block = f"{start}\n{text}\n{end}"
     doc = DOC.read_text() if DOC.exists() else _SKELETON

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bigtable, callbacks, hooks, measure, profiling, rawrq, report, sockets  # noqa: E402
+from bench import bigtable, callbacks, hooks, measure, peers, profiling, rawrq, report, sockets  # noqa: E402
 from bench.measure import run_async  # noqa: E402
 from bench.stack import DEFAULT_REDIS_URL, ROOT, Stack, raise_open_files  # noqa: E402
 
@@ -47,6 +47,9 @@ FULL = {
     # Table sizes at which each page is timed (bench/bigtable.py), and requests per page.
     "table_sizes": [1_000_000, 10_000_000],
     "page_samples": 20,
+    # django-tasks' other backends beside Bespin's (bench/peers.py).
+    "peer_jobs": 1000,
+    "peer_samples": 200,
 }
 QUICK = {
     **FULL,
@@ -63,6 +66,8 @@ QUICK = {
     "time_limit": 20.0,
     "table_sizes": [50_000, 100_000],
     "page_samples": 5,
+    "peer_jobs": 200,
+    "peer_samples": 20,
 }
 OUT = ROOT / "bench" / "out"
 UNBATCHED = "daphne-unbatched"
@@ -168,6 +173,11 @@ def measure_all(stack: Stack, config: dict) -> dict:
     step(f"pages with {', '.join(f'{n:,}' for n in sizes)} jobs in the table (seeded with COPY)")
     with measure.WorkersSuspended(stack):
         results["pages"] = bigtable.measure(stack, daphne, sizes=sizes, samples=samples)
+    measure.truncate_jobs(stack)
+
+    peer_jobs, peer_samples = config["peer_jobs"], config["peer_samples"]
+    step(f"one @task on Bespin, django-tasks-rq and django-tasks-db: {peer_jobs} tasks, {peer_samples} one at a time")
+    results["peers"] = peers.measure(stack, jobs=peer_jobs, samples=peer_samples, workers=workers)
     return results
 
 
@@ -222,17 +232,53 @@ def profile_all(stack: Stack, config: dict) -> dict:
     return summaries
 
 
+def peers_only(config: dict, *, write: bool) -> int:
+    """bench/peers.py's comparison alone, into its own block of docs/BENCHMARKS.md."""
+    machine = report.machine_info()
+    stack = Stack(redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    started, workers = time.perf_counter(), config["workers"]
+    jobs, samples = config["peer_jobs"], config["peer_samples"]
+    try:
+        step(f"scratch database and Redis ({stack.redis_url}); {workers} Bespin workers")
+        stack.prepare_storage()
+        stack.start_bespin_workers(workers)
+        stack.wait_ready(http=[], queues={measure.BESPIN_QUEUE: workers})
+        step(f"one @task on Bespin, django-tasks-rq and django-tasks-db: {jobs} tasks, {samples} one at a time")
+        results = peers.measure(stack, jobs=jobs, samples=samples, workers=workers)
+    except Exception:
+        for name in list(stack.processes):
+            print(f"--- {name} log (tail) ---\n{stack.tail(name)}", file=sys.stderr)
+        raise
+    finally:
+        stack.stop()
+        stack.drop_storage()
+    text = "\n".join([
+        f"Run of {machine['date']}: {jobs} tasks, {samples} one at a time, {time.perf_counter() - started:.0f} s; "
+        f"commit {machine['commit']}; {machine['cpu']}, {machine['cores']} cores; load average at the start "
+        f"{machine['load']}.",
+        "",
+        *peers.render(results, workers),
+    ])  # fmt: skip
+    print(f"\n{text}\n", flush=True)
+    if write:
+        report.write(text, mode="peers")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples and sockets: under a minute")
     parser.add_argument("--profile", action="store_true", help="then profile with py-spy into bench/out/")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (path printed)")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument("--peers", action="store_true", help="only Bespin beside django-tasks' other backends")
     args = parser.parse_args()
     config = QUICK if args.quick else FULL
+    if args.peers:
+        return peers_only(config, write=not args.no_write)
 
     if not rawrq.vocabulary_matches_bespin(ROOT):
-        print("bench/rawrq.py's VOCABULARY differs from jobs/kinds/random_text.py's: fix it first", file=sys.stderr)
+        print("bench/rawrq.py's VOCABULARY differs from jobs/tasks.py's: fix it first", file=sys.stderr)
         return 2
     raise_open_files()
     started = time.perf_counter()

@@ -19,7 +19,7 @@ from functools import partial
 from django.db import transaction
 from rest_framework import serializers
 
-from jobs import registry
+from jobs import registry, rows
 from jobs.compat import (
     BaseTaskBackend,
     InvalidTaskError,
@@ -119,6 +119,10 @@ def result_of(job: Job, task=None, *, backend: str = "default") -> BespinTaskRes
     return result
 
 
+# One prepared read instead of the ORM's query building: applications poll results.
+_GET_SQL = f'SELECT {rows.RETURNING} FROM "{Job._meta.db_table}" WHERE "id" = %s'
+
+
 class BespinBackend(BaseTaskBackend):
     supports_defer = True
     supports_async_task = True
@@ -139,13 +143,16 @@ class BespinBackend(BaseTaskBackend):
         self.validate_task(task)
         kind = registry.kind_of(task)
         params = _keywords(task, args, kwargs)
-        timing = {"priority": kind.priority}
+        timing = {}
+        # A priority or queue given with `.using()`: the registered task's own is the default.
+        if kind.priority != (registry.get_kind(kind.name) or kind).priority:
+            timing["priority"] = kind.priority
         if task.run_after is not None:
             timing["run_at"] = task.run_after
         # Checked as the API checks it (but for what is offered): a code caller's error is
         # Django's InvalidTaskError.
         try:
-            job = creation.create_job(kind=kind.name, params=params, timing=timing, offered_only=False)
+            job = creation.create_job(kind=kind.name, params=params, timing=timing or None, offered_only=False)
         except serializers.ValidationError as error:
             raise InvalidTaskError(f"{kind.name}: {error.detail}") from None
         result = result_of(job, task, backend=self.alias)
@@ -154,10 +161,12 @@ class BespinBackend(BaseTaskBackend):
 
     def get_result(self, result_id):
         try:
-            job = Job.objects.get(id=uuid.UUID(str(result_id)))
-        except (ValueError, Job.DoesNotExist):
-            raise TaskResultDoesNotExist(result_id) from None
-        return result_of(job, backend=self.alias)
+            found = rows.fetch_jobs(_GET_SQL, [uuid.UUID(str(result_id))])
+        except ValueError:
+            found = []
+        if not found:
+            raise TaskResultDoesNotExist(result_id)
+        return result_of(found[0], backend=self.alias)
 
 
 def _keywords(task, args, kwargs) -> dict:
