@@ -26,7 +26,7 @@ METRICS_TOKEN = "contract-metrics-token"
 # Generated requests per operation and phase (examples, coverage, fuzzing, stateful), from a
 # fixed seed: every run explores the same requests, however fast the machine. More finds
 # more (BESPIN_CONTRACT_EXAMPLES, BESPIN_CONTRACT_SEED).
-EXAMPLES = int(os.environ.get("BESPIN_CONTRACT_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("BESPIN_CONTRACT_EXAMPLES", "25"))
 SEED = 20261129
 # The longest a run may take before it counts as hung.
 TIMEOUT = 240

@@ -2,6 +2,7 @@
 kind, built from the kind's parameter serializer so that a new kind gets its form (bounds
 included) without a template change."""
 
+import json
 from dataclasses import dataclass, field
 
 from django import forms
@@ -40,7 +41,7 @@ class ParamInput:
     id: str
     label: str
     hint: str
-    type: str  # number, text, checkbox or select
+    type: str  # number, text, checkbox, select, or json (a textarea holding JSON)
     value: object = ""
     required: bool = False
     min: object = None
@@ -60,6 +61,9 @@ class KindForm:
     # When and how urgently: run at, or after a delay, and the priority (jobs.timing).
     timing: list[ParamInput] = field(default_factory=list)
 
+
+# Parameters typed as JSON in a form: a list, an object or any value.
+JSON_FIELDS = (serializers.ListField, serializers.DictField, serializers.JSONField)
 
 # Every kind's form has this input beside its parameters (jobs.services.creation.create_job's callback_url).
 CALLBACK_FIELD = "callback_url"
@@ -116,7 +120,14 @@ def _param_input(kind: str, name: str, serializer_field: serializers.Field) -> P
         required=serializer_field.required,
         value="" if serializer_field.default is empty else serializer_field.default,
     )
-    if isinstance(serializer_field, serializers.BooleanField):
+    if isinstance(serializer_field, JSON_FIELDS):
+        param.type = "json"
+        if param.value != "":
+            param.value = json.dumps(param.value)
+        example = {serializers.ListField: '["a", "b"]', serializers.DictField: '{"key": 1}'}
+        shape = next((text for kind, text in example.items() if isinstance(serializer_field, kind)), "any JSON value")
+        param.hint = "; ".join(part for part in [param.hint, f"JSON, such as {shape}"] if part)
+    elif isinstance(serializer_field, serializers.BooleanField):
         param.type = "checkbox"
     elif isinstance(serializer_field, serializers.ChoiceField):
         param.type = "select"
@@ -164,6 +175,11 @@ def params_from(job_kind: registry.JobKind, data) -> dict:
     for name, serializer_field in job_kind.params_serializer().fields.items():
         if isinstance(serializer_field, serializers.BooleanField):
             params[name] = name in data
+        elif isinstance(serializer_field, JSON_FIELDS) and data.get(name, "").strip():
+            try:
+                params[name] = json.loads(data[name])
+            except ValueError:
+                raise serializers.ValidationError({"params": {name: ["not valid JSON"]}}) from None
         elif data.get(name, "").strip():
             params[name] = data[name].strip()
     return params

@@ -117,3 +117,15 @@ def test_a_task_not_offered_has_a_page_without_a_form_and_the_api_refuses_it(sig
 
 def test_a_task_that_is_not_loaded_has_no_page(signed_in):
     assert signed_in.get(reverse("task-detail", args=["reports.tasks.gone"])).status_code == 404
+
+
+def test_list_and_object_parameters_are_typed_as_json_in_the_form(signed_in):
+    name = "examples.reports.tasks.summarize"
+    page = _task_page(signed_in, name)
+    assert f'<textarea id="{name}-tags" name="tags"' in page and "JSON, such as [&quot;a&quot;, &quot;b&quot;]" in page
+    data = {"kind": name, "text": "a b c", "tags": '["x", "y"]', "weights": '{"x": 2}'}
+    assert signed_in.post(reverse("job-start"), data).status_code == 302
+    assert Job.objects.get().params == {"text": "a b c", "tags": ["x", "y"], "weights": {"x": 2.0}}
+    refused = signed_in.post(reverse("job-start"), {**data, "tags": "x, y"})
+    assert refused.status_code == 400
+    assert re.search(rf'<p class="error" id="{re.escape(name)}-tags-error">not valid JSON</p>', refused.content.decode())
