@@ -128,4 +128,5 @@ def test_list_and_object_parameters_are_typed_as_json_in_the_form(signed_in):
     assert Job.objects.get().params == {"text": "a b c", "tags": ["x", "y"], "weights": {"x": 2.0}}
     refused = signed_in.post(reverse("job-start"), {**data, "tags": "x, y"})
     assert refused.status_code == 400
-    assert re.search(rf'<p class="error" id="{re.escape(name)}-tags-error">not valid JSON</p>', refused.content.decode())
+    error = rf'<p class="error" id="{re.escape(name)}-tags-error">not valid JSON</p>'
+    assert re.search(error, refused.content.decode())
