@@ -77,6 +77,11 @@ class JobKind:
     def description(self) -> str:
         return " ".join((self.function.__doc__ or "").split())
 
+    @property
+    def description_parts(self) -> list[tuple[str, bool]]:
+        """The description as (text, is code) pieces: a docstring writes `name` for code."""
+        return [(text, index % 2 == 1) for index, text in enumerate(self.description.split("`")) if text]
+
     def anonymous_ceilings(self) -> dict:
         return {name: resolve(bound) for name, bound in self._described.anonymous_ceilings.items()}
 

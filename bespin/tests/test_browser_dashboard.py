@@ -18,8 +18,10 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect, sync_playwright
 
 from bespin.testing.processes import Processes, free_port, wait_for
+from jobs import registry
 from jobs.models import Job, JobStatus
 from jobs.services import creation, lifecycle
+from schedules import services as schedules
 from webhooks import sources
 from webhooks.tests.signing import bespin_headers, body_of
 
@@ -252,6 +254,26 @@ def test_a_bad_value_is_shown_beside_its_input(owner_page, shots):
     )
     assert Job.objects.count() == 0
     page.locator(".kind-forms").screenshot(path=shots / "start-form-error.png")
+
+
+def test_tasks_their_pages_and_schedules_are_shown_with_their_figures(owner_page, owner, shots):
+    page = owner_page
+    finished = _start_from_form(page, "random_text", length=5)
+    _wait_for_status(finished, "completed")
+    schedules.create_schedule(owner=owner, name="nightly report", cron="0 3 * * *", timezone="Europe/Berlin",
+                              type="examples.reports.tasks.send_report", params={"pages": 2})  # fmt: skip
+    page.goto("/tasks/")
+    rows = page.locator("tr[data-task]")
+    expect(rows).to_have_count(len(registry.registered()))
+    expect(page.locator('tr[data-task="examples.reports.tasks.rebuild_index"]')).to_contain_text("code only")
+    page.screenshot(path=shots / "tasks.png", full_page=True)
+    page.get_by_role("link", name="examples.reports.tasks.send_report").click()
+    expect(page.get_by_role("heading", name="Task examples.reports.tasks.send_report")).to_be_visible()
+    expect(page.locator(".kind-form")).to_be_visible()
+    page.screenshot(path=shots / "task.png", full_page=True)
+    page.goto("/schedules/")
+    expect(page.get_by_text("nightly report")).to_be_visible()
+    page.screenshot(path=shots / "schedules.png", full_page=True)
 
 
 def test_a_sleep_job_is_cancelled_from_its_page(owner_page, shots):

@@ -157,13 +157,11 @@ def kind_form(job_kind: registry.JobKind, *, values=None, errors=None, error: st
             param.value = (name in values) if param.type == "checkbox" else values.get(name, "")
         param.error = (errors or {}).get(name, "")
         inputs.append(param)
-    parts = job_kind.description.split("`")
-    description = [(text, i % 2 == 1) for i, text in enumerate(parts) if text]
     callback = _callback_input(
         job_kind.name, (values or {}).get(CALLBACK_FIELD, ""), (errors or {}).get(CALLBACK_FIELD, "")
     )
     return KindForm(
-        kind=job_kind.name, description=description, inputs=inputs, error=error, callback=callback,
+        kind=job_kind.name, description=job_kind.description_parts, inputs=inputs, error=error, callback=callback,
         timing=_timing_inputs(job_kind, values, errors),
     )  # fmt: skip
 
