@@ -76,7 +76,8 @@ class BespinScheme(Scheme):
 
 class GitHubScheme(Scheme):
     """GitHub: `X-Hub-Signature-256: sha256=<hex>`, the same HMAC as the default scheme, so a
-    delivery that carries only `X-Webhook-Signature` is verified the default way."""
+    delivery that carries only `X-Webhook-Signature` is verified the default way. A delivery is
+    known by its signed body."""
 
     name = SchemeName.GITHUB
     signature_header = h.GITHUB_SIGNATURE
@@ -108,8 +109,10 @@ class GitHubScheme(Scheme):
         return clean_event(headers.get(h.GITHUB_EVENT) or default_event(headers, payload))
 
     def delivery_id(self, *, headers, payload, body):
-        delivery = (headers.get(h.GITHUB_DELIVERY) or "").strip()
-        return clean_delivery_id(delivery) if delivery else body_hash(body)
+        # X-GitHub-Delivery is not signed: a captured delivery sent again under a new one must
+        # still be the same delivery. The signed body is the id (GitHub's own redeliveries send
+        # the same body); the header stays in the receipt's headers.
+        return body_hash(body)
 
 
 class _TypedEvents(Scheme):

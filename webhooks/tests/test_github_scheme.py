@@ -1,9 +1,14 @@
-"""GitHub: X-Hub-Signature-256, the event from X-GitHub-Event, the id from X-GitHub-Delivery."""
+"""GitHub: X-Hub-Signature-256, the event from X-GitHub-Event; a delivery is known by its signed
+body (X-GitHub-Delivery is not signed, and is kept in the receipt's headers)."""
+
+import hashlib
 
 import pytest
 from django.test import override_settings
 
-from webhooks.models import WebhookReceipt
+from jobs.models import Job
+from webhooks import sources
+from webhooks.models import WebhookReceipt, WebhookSource
 from webhooks.tests.signing import bespin_headers, body_of, github_headers, hex_hmac
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +26,7 @@ def test_signed_push_is_stored_with_event_and_delivery_id(deliver):
     response = deliver("github", body, github_headers(SECRET, body, event="push", delivery="d-1"))
     assert response.status_code == 201
     receipt = WebhookReceipt.objects.get(id=response.json()["id"])
-    assert (receipt.event, receipt.delivery_id) == ("push", "d-1")
+    assert (receipt.event, receipt.delivery_id) == ("push", "sha256:" + hashlib.sha256(body).hexdigest())
     assert receipt.headers["X-GitHub-Delivery"] == "d-1"
 
 
@@ -35,11 +40,14 @@ def test_redelivery_with_the_same_delivery_id_is_200_with_the_first_receipt(deli
     assert WebhookReceipt.objects.count() == 1
 
 
-def test_two_deliveries_of_the_same_body_with_different_ids_are_two_receipts(deliver):
+def test_a_captured_delivery_sent_again_under_a_fresh_delivery_id_is_a_replay(deliver, make_source):
+    sources.set_trigger(source=WebhookSource.objects.get(name="github"), event_pattern="push", job_kind="sleep",
+                        params={"seconds": 0})  # fmt: skip
     body = body_of({"zen": "same"})
-    deliver("github", body, github_headers(SECRET, body, delivery="d-3"))
-    deliver("github", body, github_headers(SECRET, body, delivery="d-4"))
-    assert WebhookReceipt.objects.count() == 2
+    first = deliver("github", body, github_headers(SECRET, body, delivery="d-3"))
+    again = deliver("github", body, github_headers(SECRET, body, delivery="d-4"))
+    assert (first.status_code, again.status_code) == (201, 200) and again.json()["duplicate"] is True
+    assert WebhookReceipt.objects.count() == 1 and Job.objects.count() == 1  # its trigger's job once
 
 
 def test_tampered_body_is_401(deliver):

@@ -72,7 +72,7 @@ def test_github_example_over_http_is_stored(make_source, deliver):
     response = deliver("github", body, github_headers(GITHUB_SECRET, body, event="ping"))
     assert response.status_code == 201, response.json()
     receipt = WebhookReceipt.objects.get(id=response.json()["id"])
-    assert (receipt.event, receipt.delivery_id) == ("ping", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+    assert (receipt.event, receipt.headers["X-GitHub-Delivery"]) == ("ping", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
 
 
 def test_standard_reference_vector_over_http_with_the_timestamp_check_off(make_source, deliver):
