@@ -1,7 +1,10 @@
 """Sign-in limits, on the dashboard and the admin alike: past BESPIN_LOGIN_MAX_FAILURES
-failed sign-ins for a username, or from a client address, within any
-BESPIN_LOGIN_FAILURE_WINDOW seconds, further attempts are refused with 429 before any
-password is checked, until the oldest of those failures is that old.
+failed sign-ins for a username from one client address, or BESPIN_LOGIN_ADDRESS_MAX_FAILURES
+from one address whatever the usernames, within any BESPIN_LOGIN_FAILURE_WINDOW seconds,
+further attempts from there are refused with 429 before any password is checked, until the
+oldest of those failures is that old. Failures from elsewhere never lock a user out: the
+owner of `admin` signs in from their own address while someone guesses its password from
+another. (An IPv6 client's address is its network: bespin.lib.clients.)
 
 The counts are Bespin's rate limiter's (bespin.lib.ratelimit), so every server shares them.
 Each attempt is checked and counted in one step: concurrent guesses cannot all read a count
@@ -30,18 +33,19 @@ KEY_PREFIX = "bespin:signin:"
 
 
 def _limits(username: str, address: str) -> list[ratelimit.Limit]:
-    """The username's limit, then the address's when there is one."""
+    """The limit of the username from this address, then the address's when there is one."""
     # Hashed: people type their password into the username field, and it must not sit in Redis.
-    keys = [f"{KEY_PREFIX}user:{hashlib.sha256(username.encode()).hexdigest()}"]
-    if address:
-        keys.append(f"{KEY_PREFIX}addr:{address}")
+    pair = hashlib.sha256(f"{username}\n{address}".encode()).hexdigest()
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    return [ratelimit.Limit(key, settings.LOGIN_MAX_FAILURES, window) for key in keys]
+    limits = [ratelimit.Limit(f"{KEY_PREFIX}user:{pair}", settings.LOGIN_MAX_FAILURES, window)]
+    if address:
+        limits.append(ratelimit.Limit(f"{KEY_PREFIX}addr:{address}", settings.LOGIN_ADDRESS_MAX_FAILURES, window))
+    return limits
 
 
 def _attempt_succeeded(spent: ratelimit.Spent, limits: list[ratelimit.Limit]) -> None:
-    # The username's owner has just proved who they are: its failures go. The address's other
-    # failures stay (others may share it); only this attempt's count goes back.
+    # The username's owner has just proved who they are: its failures from here go. The
+    # address's other failures stay (others may share it); only this attempt's count goes back.
     ratelimit.clear(limits[0])
     for limit in limits[1:]:
         ratelimit.give_back(spent, 0, limit)

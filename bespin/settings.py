@@ -209,6 +209,10 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 
+# IPv6 clients are counted by their network of this many bits (a host often has a /64).
+IPV6_PREFIX = env_int("BESPIN_IPV6_PREFIX", 64, minimum=1)
+if IPV6_PREFIX > 128:
+    raise ImproperlyConfigured(f"BESPIN_IPV6_PREFIX={IPV6_PREFIX}: at most 128")
 # Job creation: anonymous callers get a small slice, signed-in users a larger one. Rates are
 # counted atomically in Redis; 0 turns a cap off.
 THROTTLE_ANON = env_rate("BESPIN_THROTTLE_ANON", "120/min")
@@ -302,8 +306,10 @@ ANON_RANDOM_TEXT_MAX_WORDS = env_int("BESPIN_ANON_RANDOM_TEXT_MAX_WORDS", 10_000
 ANON_SLEEP_MAX_SECONDS = env_int("BESPIN_ANON_SLEEP_MAX_SECONDS", 10, minimum=0)
 # Finished jobs older than this are deleted by the workers' maintenance; empty keeps them.
 JOB_RETENTION = env_duration("BESPIN_JOB_RETENTION")
-# Sign-in: this many failures per username or per address within the window, then 429.
+# Sign-in: this many failures for a username from one address, or from one address whatever
+# the usernames, within the window, then 429 there.
 LOGIN_MAX_FAILURES = env_int("BESPIN_LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_ADDRESS_MAX_FAILURES = env_int("BESPIN_LOGIN_ADDRESS_MAX_FAILURES", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("BESPIN_LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
 # Recovery: a pending job older than this that Redis does not hold is enqueued again.
 ENQUEUE_GRACE_SECONDS = env_int("BESPIN_ENQUEUE_GRACE", 10, minimum=0)

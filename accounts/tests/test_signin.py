@@ -1,6 +1,8 @@
-"""Sign-in limits (accounts.signin): after 10 failed sign-ins for a username or from an address
-within 15 minutes, the dashboard and the admin answer 429 with a message, without checking
-the password, until the window ends. Real Redis; without it, sign-in goes on unlimited."""
+"""Sign-in limits (accounts.signin): after 10 failed sign-ins for a username from one address,
+or 20 from an address whatever the usernames, within 15 minutes, the dashboard and the admin
+answer 429 there with a message, without checking the password, until the window ends; the
+account's owner signs in from elsewhere meanwhile. Real Redis; without it, sign-in goes on
+unlimited."""
 
 import pytest
 from django.test import Client
@@ -21,6 +23,7 @@ def quick_password_hashing(settings):
     # Each failure checks a password; Django's real hasher takes a good part of a second.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LOGIN_MAX_FAILURES = 10
+    settings.LOGIN_ADDRESS_MAX_FAILURES = 20
     settings.LOGIN_FAILURE_WINDOW_SECONDS = 900
 
 
@@ -54,15 +57,36 @@ def test_the_eleventh_attempt_is_refused_with_429_even_with_the_right_password(o
 
 
 def test_failures_from_one_address_limit_every_username_there(owner):
-    _fail(10, username="nobody-{n}", address="198.51.100.7")
+    _fail(20, username="nobody-{n}", address="198.51.100.7")
     assert _refused(_sign_in("owner", "owner-password-1", address="198.51.100.7"))
     assert _sign_in("owner", "owner-password-1", address="198.51.100.8").signed_in
 
 
-def test_failures_for_one_username_count_from_every_address_and_other_users_are_unaffected(owner, stranger):
-    _fail(10, username="owner", address="198.51.100.{n}")
-    assert _refused(_sign_in("owner", "owner-password-1", address="203.0.113.1"))
-    assert _sign_in("stranger", "stranger-password-1", address="203.0.113.1").signed_in
+def test_guessing_a_password_from_one_address_never_locks_its_owner_out_elsewhere(owner, stranger, staff):
+    _fail(10, username="owner", address="198.51.100.1")
+    assert _refused(_sign_in("owner", "owner-password-1", address="198.51.100.1"))
+    assert _sign_in("owner", "owner-password-1", address="203.0.113.1").signed_in
+    # Nor at the admin: ten guesses for a staff account from one place, the admin signs in.
+    _fail(10, username="staff", address="198.51.100.2", path=ADMIN_LOGIN)
+    assert _refused(_sign_in("staff", "staff-password-1", address="198.51.100.2", path=ADMIN_LOGIN))
+    assert _sign_in("staff", "staff-password-1", address="203.0.113.2", path=ADMIN_LOGIN).status_code == 302
+
+
+def test_a_username_is_limited_per_address_below_the_addresss_own_limit(owner, settings):
+    settings.LOGIN_MAX_FAILURES = 4
+    # Four failures for `owner` from one address: that pair is refused...
+    _fail(4, username="owner", address="198.51.100.3")
+    assert _refused(_sign_in("owner", "owner-password-1", address="198.51.100.3"))
+    # ...while from a second address the same username has its own count.
+    _fail(3, username="owner", address="198.51.100.4")
+    assert _sign_in("owner", "owner-password-1", address="198.51.100.4").signed_in
+
+
+def test_ipv6_clients_are_counted_by_their_64(owner, settings):
+    # One host hands itself a fresh address of its /64 for every guess: it is still one client.
+    _fail(20, username="nobody-{n}", address="2001:db8:1:2::{n}")
+    assert _refused(_sign_in("owner", "owner-password-1", address="2001:db8:1:2:ffff::1"))
+    assert _sign_in("owner", "owner-password-1", address="2001:db8:1:3::1").signed_in
 
 
 def test_the_admin_is_limited_too_and_shares_the_counts_with_the_dashboard(staff):
@@ -95,21 +119,21 @@ def test_the_limit_lifts_when_the_window_ends(owner, redis_conn):
 def test_a_success_clears_the_usernames_failures_but_not_the_addresss(owner, stranger):
     _fail(9, username="owner", address="198.51.100.1")
     assert _sign_in("owner", "owner-password-1", address="198.51.100.1").signed_in
-    # The username starts afresh: nine more failures from elsewhere, and it still signs in.
-    _fail(9, username="owner", address="203.0.113.{n}")
-    assert _sign_in("owner", "owner-password-1", address="192.0.2.1").signed_in
-    # The address keeps its nine: one more failure there and it is refused.
-    _fail(1, username="stranger", address="198.51.100.1")
+    # The username starts afresh there: nine more failures, and it still signs in.
+    _fail(9, username="owner", address="198.51.100.1")
+    assert _sign_in("owner", "owner-password-1", address="198.51.100.1").signed_in
+    # The address keeps its eighteen: two more failures there and it is refused.
+    _fail(2, username="nobody-{n}", address="198.51.100.1")
     assert _refused(_sign_in("stranger", "stranger-password-1", address="198.51.100.1"))
 
 
 def test_a_forwarded_for_header_counts_only_behind_a_trusted_proxy(owner, settings):
     # No trusted proxy: a client cannot escape its address's count with a made-up header.
-    _fail(10, username="nobody-{n}", address="198.51.100.1", HTTP_X_FORWARDED_FOR="203.0.113.{n}")
+    _fail(20, username="nobody-{n}", address="198.51.100.1", HTTP_X_FORWARDED_FOR="203.0.113.{n}")
     assert _refused(_sign_in("owner", "owner-password-1", HTTP_X_FORWARDED_FOR="203.0.113.99"))
     # Behind one proxy: the address it saw is the one counted.
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
-    _fail(10, username="nobody-{n}", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7")
+    _fail(20, username="nobody-{n}", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7")
     assert _refused(_sign_in("owner", "owner-password-1", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.7"))
     assert _sign_in("owner", "owner-password-1", address="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.8").signed_in
 

@@ -1,6 +1,13 @@
-"""Who sent a request: the client address, and the identity that limits count against."""
+"""Who sent a request: the client address, and the identity that limits count against.
+
+An IPv6 client is its network: one host commonly has a whole /64 to draw addresses from, so
+counting the exact address would give it as many budgets as it likes. Every limit that counts
+by address (job creation, the cap on unfinished jobs, sign-in, unverified webhook
+deliveries, WebSockets) counts the BESPIN_IPV6_PREFIX network (/64 unless set).
+"""
 
 import hashlib
+import ipaddress
 
 from django.conf import settings
 
@@ -21,9 +28,24 @@ def address_of(remote: str, forwarded: str | None) -> str:
     if proxies and forwarded:
         addresses = forwarded.split(",")
         remote = addresses[-min(proxies, len(addresses))].strip()
+    remote = _bucket(remote)
     if len(remote) > MAX_ADDRESS:
         return "sha256:" + hashlib.sha256(remote.encode()).hexdigest()
     return remote
+
+
+def _bucket(address: str) -> str:
+    """An IPv6 address as its network of BESPIN_IPV6_PREFIX bits (an IPv4 one mapped into IPv6
+    as itself); anything else as it is."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return address
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/{settings.IPV6_PREFIX}", strict=False))
 
 
 def client_id(request) -> str:

@@ -176,8 +176,9 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def post_json(base: str, path: str, body: bytes = b"", timeout: float = 10) -> dict:
+def post_json(base: str, path: str, body: bytes = b"", timeout: float = 10, headers: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"http://{base}{path}", data=body or None, method="POST", headers={"Content-Type": "application/json"}
-    )
+        f"http://{base}{path}", data=body or None, method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )  # fmt: skip
     return json.load(urllib.request.urlopen(request, timeout=timeout))

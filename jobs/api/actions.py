@@ -10,11 +10,12 @@ from rest_framework.views import APIView
 from bespin.lib.jsontypes import JsonTyped
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer
 from jobs import selectors
+from jobs.api.responses import too_many
 from jobs.api.schema import JOB_ID, job_links
 from jobs.api.serializers import JobSerializer, LoadedTaskField
-from jobs.callers import CreationThrottle
+from jobs.callers import CreationThrottle, caller_of
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, JobStatus
-from jobs.services import bulk, lifecycle
+from jobs.services import bulk, caps, lifecycle
 
 
 class JobConflictSerializer(serializers.Serializer):
@@ -26,6 +27,8 @@ class _JobAction(APIView):
     """POST on a job: its owner or staff (a job without an owner: whoever holds its id)."""
 
     change = None
+    # Whether the change makes an unfinished job, which counts against the caller's cap.
+    capped = False
 
     def get_throttles(self):
         # Anonymous callers share the creation budget: a cancel/retry loop is no cheaper.
@@ -39,7 +42,10 @@ class _JobAction(APIView):
             403: OpenApiResponse(ErrorSerializer, "not the job's owner or staff"),
             404: OpenApiResponse(ErrorSerializer, "no job with this id"),
             409: OpenApiResponse(JobConflictSerializer, "the job's status forbids it"),
-            429: OpenApiResponse(ErrorSerializer, "over the creation rate, which these count against"),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                "over the creation rate, which these count against, or (retry) the cap on your unfinished jobs",
+            ),
         },
         extensions=job_links(200),
     )
@@ -48,9 +54,11 @@ class _JobAction(APIView):
         if not selectors.may_control(request.user, job):
             raise PermissionDenied("only the job's owner or staff may do this")
         try:
-            job = self.change(job=job)
+            job = self.change(job=job, **({"caller": caller_of(request)} if self.capped else {}))
         except lifecycle.JobStateConflict as error:
             return Response({"error": str(error), "status": job.status}, status=status.HTTP_409_CONFLICT)
+        except caps.TooManyUnfinished as error:
+            return too_many(error)
         return Response(JobSerializer(job, context={"request": request}).data)
 
 
@@ -66,6 +74,7 @@ class JobRetry(_JobAction):
     """Run a failed or cancelled job again as a new attempt (409 otherwise)."""
 
     change = staticmethod(lifecycle.retry_job)
+    capped = True
 
 
 class BulkSelectionSerializer(JsonTyped, serializers.Serializer):
@@ -125,6 +134,7 @@ class _BulkAction(APIView):
 
     change = None
     selection = BulkSelectionSerializer
+    capped = False
 
     def get_throttles(self):
         return [CreationThrottle()]
@@ -135,11 +145,15 @@ class _BulkAction(APIView):
         selection = self.selection(data=request.data)
         selection.is_valid(raise_exception=True)
         wanted = selection.validated_data
-        if "ids" in wanted:
-            result = self.change(jobs=selectors.jobs_visible_to(request.user), ids=wanted["ids"])
-        else:
-            jobs = selectors.jobs_visible_to(request.user, status=wanted.get("status"), kind=wanted.get("type"))
-            result = self.change(jobs=jobs)
+        extra = {"caller": caller_of(request)} if self.capped else {}
+        try:
+            if "ids" in wanted:
+                result = self.change(jobs=selectors.jobs_visible_to(request.user), ids=wanted["ids"], **extra)
+            else:
+                jobs = selectors.jobs_visible_to(request.user, status=wanted.get("status"), kind=wanted.get("type"))
+                result = self.change(jobs=jobs, **extra)
+        except caps.TooManyUnfinished as error:
+            return too_many(error)
         return Response(BulkResultSerializer(result).data)
 
 
@@ -150,7 +164,10 @@ def _bulk(operation_id: str, selection: type[BulkSelectionSerializer], example: 
         responses={
             200: BulkResultSerializer,
             400: OpenApiResponse(ErrorSerializer, 'no ids nor filter, both, or a bad one: `{"error", "fields"}`'),
-            429: OpenApiResponse(ErrorSerializer, "over the creation rate, which these count against"),
+            429: OpenApiResponse(
+                ErrorSerializer, "over the creation rate, which these count against, or (retry) the cap on your "
+                "unfinished jobs"
+            ),
         },
         auth=SIGNED_IN,
         examples=[OpenApiExample("by id", {"ids": ["1f0c0000-0000-4000-8000-000000000000"]}),
@@ -176,3 +193,4 @@ class JobsRetry(_BulkAction):
 
     change = staticmethod(bulk.retry_jobs)
     selection = RetrySelectionSerializer
+    capped = True

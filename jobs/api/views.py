@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from bespin.lib.pagination import NewestFirst, paginated
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer, merge
 from jobs import registry, selectors
+from jobs.api.responses import too_many
 from jobs.api.schema import JOB_CREATE, JOB_ID, JobBatchRequest, first_job_links, job_links
 from jobs.api.serializers import (
     JobBatchResultSerializer,
@@ -26,7 +27,6 @@ from jobs.timing import TIMING_FIELDS
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_KEY_MAX = 255
-UNFINISHED_RETRY_AFTER = 5
 
 _BAD_INPUT = OpenApiResponse(ErrorSerializer, 'bad input: `{"error": reason, "fields": {…}}`')
 _IDEMPOTENCY = OpenApiParameter(
@@ -78,9 +78,7 @@ def _refused(error: Exception) -> Response:
     """422 for a reused Idempotency-Key, 429 for a caller at its cap of unfinished jobs."""
     if isinstance(error, creation.IdempotencyKeyReused):
         return Response({"error": str(error)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-    # A hint, not a promise: a slot frees when one of the caller's jobs finishes.
-    headers = {"Retry-After": str(UNFINISHED_RETRY_AFTER)}
-    return Response({"error": str(error)}, status=status.HTTP_429_TOO_MANY_REQUESTS, headers=headers)
+    return too_many(error)
 
 
 def _create(request, *, kind: str, params, callback_url: str = "", timing: dict | None = None) -> Response:

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 
 from bespin.lib.ids import parse_uuid
 from jobs import registry, selectors
+from jobs.callers import caller_of
 from jobs.models import JobStatus
-from jobs.services import bulk
+from jobs.services import bulk, caps
 
 CANCEL_SELECTED = "cancel"
 RETRY_FAILED = "retry-failed"
@@ -58,7 +59,11 @@ def bulk_action(request):
         done = f"Cancelled {result.changed} job{'s' if result.changed != 1 else ''}"
     else:
         failed = selectors.jobs_visible_to(request.user, status=JobStatus.FAILED, kind=kind or None)
-        result = bulk.retry_jobs(jobs=failed)
+        try:
+            result = bulk.retry_jobs(jobs=failed, caller=caller_of(request))
+        except caps.TooManyUnfinished as error:
+            messages.error(request, f"Nothing changed: {error}.")
+            return redirect(_back(request))
         done = f"Queued {result.changed} failed job{'s' if result.changed != 1 else ''} again"
     skipped = f"; {result.skipped} skipped (finished, changed meanwhile or not yours)" if result.skipped else ""
     messages.success(request, f"{done}{skipped}.")

@@ -26,7 +26,7 @@ from jobs.dashboard import tasks
 from jobs.dashboard.charts import last_hour_charts
 from jobs.dashboard.forms import CALLBACK_FIELD, JobFilters, kind_form, params_from, split_errors, timing_from
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
-from jobs.services import creation, lifecycle
+from jobs.services import caps, creation, lifecycle
 
 PAGE_SIZE = 25
 LATEST_JOBS = 10
@@ -218,13 +218,13 @@ def job_detail(request, job_id):
     return render(request, "jobs/detail.html", context)
 
 
-def _control(request, job_id, action, done: str):
+def _control(request, job_id, action, done: str, **extra):
     job = selectors.job_or_404(job_id)
     if not selectors.may_control(request.user, job):
         raise PermissionDenied("only the job's owner or staff may change it")
     try:
-        action(job=job)
-    except lifecycle.JobStateConflict as error:
+        action(job=job, **extra)
+    except (lifecycle.JobStateConflict, caps.TooManyUnfinished) as error:
         messages.error(request, f"Nothing changed: {error}.")
     else:
         messages.success(request, done)
@@ -240,4 +240,6 @@ def cancel_job(request, job_id):
 @login_required
 @require_POST
 def retry_job(request, job_id):
-    return _control(request, job_id, lifecycle.retry_job, "Job queued again as a new attempt.")
+    return _control(
+        request, job_id, lifecycle.retry_job, "Job queued again as a new attempt.", caller=caller_of(request)
+    )

@@ -14,8 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
+from jobs.callers import Caller
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 from jobs.rows import RETURNING, fetch_jobs
+from jobs.services import caps
 from jobs.services.lifecycle import announce_many
 
 MAX_IDS = 1000
@@ -27,8 +29,8 @@ _CANCEL_SQL = (
 )
 _RETRY_SQL = (
     f"UPDATE {_TABLE} SET status = %s, attempt = attempt + 1, progress = 0, result = NULL, error = '', "
-    "started_at = NULL, finished_at = NULL, worker_name = '' WHERE id = ANY(%s) AND status = ANY(%s) RETURNING "
-    + RETURNING
+    "started_at = NULL, finished_at = NULL, worker_name = '', client = COALESCE(%s, client) "
+    "WHERE id = ANY(%s) AND status = ANY(%s) RETURNING " + RETURNING
 )
 
 
@@ -54,12 +56,16 @@ def cancel_jobs(*, jobs, ids: list | None = None) -> BulkResult:
     return _result(ids, chosen, changed)
 
 
-def retry_jobs(*, jobs, ids: list | None = None) -> BulkResult:
+def retry_jobs(*, jobs, ids: list | None = None, caller: Caller | None = None) -> BulkResult:
     """Run the failed and cancelled jobs among `jobs` (or those of them in `ids`) again, as
-    new attempts, now."""
+    new attempts, now. With a `caller` (a request's), they are unfinished jobs of theirs: all
+    of them count against their cap, and none is retried past it (TooManyUnfinished)."""
     with transaction.atomic():
-        chosen, _ = _lock(jobs, ids, RETRYABLE_STATUSES)
-        changed = fetch_jobs(_RETRY_SQL, [JobStatus.PENDING, chosen, list(RETRYABLE_STATUSES)])
+        chosen, before = _lock(jobs, ids, RETRYABLE_STATUSES)
+        if caller is not None:
+            caps.hold(caller, adding=sum(before[job_id] in RETRYABLE_STATUSES for job_id in chosen))
+        client = caller.client if caller is not None else None
+        changed = fetch_jobs(_RETRY_SQL, [JobStatus.PENDING, client, chosen, list(RETRYABLE_STATUSES)])
         if changed:
             transaction.on_commit(partial(announce_many, changed, enqueue=changed))
     return _result(ids, chosen, changed)

@@ -7,18 +7,20 @@ A job's later changes are jobs.services.lifecycle's.
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
 from jobs import events, extensions, registry, rows
 from jobs.callers import Caller
 from jobs.execution import queue
-from jobs.models import UNFINISHED_STATUSES, IdempotencyKey, Job, JobStatus
+from jobs.models import IdempotencyKey, Job, JobStatus, Priority
+from jobs.services import caps
+from jobs.services.caps import TooManyUnfinished
 from jobs.services.lifecycle import announce_many, log_change
 from jobs.timing import TIMING_FIELDS, Timing, timing_for
 
@@ -27,13 +29,7 @@ class IdempotencyKeyReused(Exception):
     """An Idempotency-Key came back with different parameters (the API answers 422)."""
 
 
-class TooManyUnfinished(Exception):
-    """The caller already has as many unfinished jobs as it may (the API answers 429)."""
-
-
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
-# Namespaces the advisory lock taken per caller while its cap is checked.
-_CAP_LOCK = "bespin.jobs.cap:"
 # The most jobs one batch may create.
 MAX_BATCH = 1000
 # What an entry of a batch may say.
@@ -86,7 +82,7 @@ def create_job_once(
     job_kind, clean_params = registry.validate_params(
         kind=kind, params=params, anonymous=anonymous, offered_only=offered_only
     )
-    when = timing_for(job_kind, timing or {})
+    when = _anonymous_priority(timing_for(job_kind, timing or {}), timing or {}, anonymous)
     if caller is not None:
         owner = caller.owner
     owner = owner if owner is not None and owner.pk else None
@@ -100,7 +96,7 @@ def create_job_once(
         # as soon as it is written; inside a caller's, after the caller commits.
         return Created(_insert_job(job_kind, clean_params, owner, client, callback_url, when))
     with transaction.atomic():
-        _hold_cap(caller)
+        caps.hold(caller)
         return Created(_insert_job(job_kind, clean_params, owner, client, callback_url, when))
 
 
@@ -113,7 +109,7 @@ def _create_once(
     try:
         with transaction.atomic():
             if caller is not None and caller.max_unfinished:
-                _hold_cap(caller)
+                caps.hold(caller)
             job = _insert_job(job_kind, params, owner, client, callback_url, when)
             # The unique (client, key) index makes a concurrent twin wait here for this
             # transaction, then fail, so exactly one job is created.
@@ -157,7 +153,7 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
             job_kind, params = registry.validate_params(
                 kind=entry.get("type"), params=entry.get("params", {}), anonymous=anonymous, checkers=checkers
             )
-            when = timing_for(job_kind, entry)
+            when = _anonymous_priority(timing_for(job_kind, entry), entry, anonymous)
             url = extensions.check_callback_url(url=entry.get("callback_url") or "", owner=owner, anonymous=anonymous)
             checked.append(_new_job(job_kind, params, owner, client, url, when))
             # What was asked, not what it came to: a replay's `delay` counts from its own now.
@@ -174,7 +170,7 @@ def create_jobs(*, entries, caller: Caller | None = None, idempotency_key: str =
     try:
         with transaction.atomic():
             if caller is not None and caller.max_unfinished:
-                _hold_cap(caller, adding=len(checked))
+                caps.hold(caller, adding=len(checked))
             rows.insert_jobs(checked)
             jobs = checked
             if idempotency_key:
@@ -211,21 +207,14 @@ def _replayed_batch(client: str, key: str, fingerprint: str) -> Batch | None:
     return Batch([found[job_id] for job_id in map(uuid.UUID, existing.batch) if job_id in found], replayed=True)
 
 
-def _hold_cap(caller: Caller, *, adding: int = 1) -> None:
-    """Inside the creating transaction: wait for the caller's other creations to commit (a
-    lock per caller), then count its unfinished jobs. Counting without the lock would let
-    concurrent requests all see room for one more."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [_CAP_LOCK + caller.client])
-    unfinished = Job.objects.filter(client=caller.client, status__in=UNFINISHED_STATUSES)[: caller.max_unfinished]
-    if adding > caller.max_unfinished or unfinished.count() + adding > caller.max_unfinished:
-        who = "this address" if caller.anonymous else "you"
-        hint = "; sign in for more" if caller.anonymous else ""
-        has = "has" if caller.anonymous else "have"
-        raise TooManyUnfinished(
-            f"{who} already {has} {caller.max_unfinished} jobs pending or running (or scheduled): "
-            f"wait for some to finish{hint}"
-        )
+def _anonymous_priority(when: Timing, asked, anonymous: bool) -> Timing:
+    """Anonymous jobs never run at high priority, which workers take first: asking for it is a
+    400; a task whose own priority is high runs an anonymous caller's job at default."""
+    if not anonymous or when.priority != Priority.HIGH:
+        return when
+    if asked.get("priority") == Priority.HIGH:
+        raise serializers.ValidationError({"priority": ["high priority is for signed-in callers"]})
+    return replace(when, priority=Priority.DEFAULT)
 
 
 def _fingerprint(kind: str, params: dict, callback_url: str = "", asked: dict | None = None) -> str:

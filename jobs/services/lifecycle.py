@@ -18,8 +18,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs import events, rows
+from jobs.callers import Caller
 from jobs.execution import queue
 from jobs.models import FINAL_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
+from jobs.services import caps
 
 log = logging.getLogger("bespin.jobs")
 
@@ -158,14 +160,20 @@ def requeue_job(*, job: Job, error: str, delay: float = 0, lost: bool = False, e
     return _new_attempt(job, allowed=(JobStatus.RUNNING,), error=error, delay=delay, **changes)
 
 
-def retry_job(*, job: Job) -> Job:
+def retry_job(*, job: Job, caller: Caller | None = None) -> Job:
     """Run a failed or cancelled job again as a new attempt, now (a job cancelled while
-    scheduled too); JobStateConflict otherwise."""
+    scheduled too); JobStateConflict otherwise. With a `caller` (a request's), the attempt is
+    an unfinished job of theirs: it counts against their cap (TooManyUnfinished past it)."""
     while True:
         if job.status not in RETRYABLE_STATUSES:
             raise JobStateConflict(f"job is {job.status}; only failed or cancelled jobs can be retried")
-        if _new_attempt(job, allowed=(job.status,)):
-            return job
+        with transaction.atomic():
+            changes = {}
+            if caller is not None:
+                caps.hold(caller)
+                changes["client"] = caller.client
+            if _new_attempt(job, allowed=(job.status,), **changes):
+                return job
         job.refresh_from_db()
 
 

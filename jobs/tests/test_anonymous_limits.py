@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from rest_framework.test import APIClient
 
+from bespin.testing import tasks
 from bespin.testing.processes import Processes
 from bespin.testing.threads import at_once
 from jobs.models import Job
@@ -126,3 +127,62 @@ def test_a_burst_of_200_concurrent_posts_to_a_real_server_creates_at_most_the_ra
     assert signed_in.count(201) == 70 and set(signed_in) == {201, 429}
     assert Job.objects.filter(owner=None).count() == 50
     assert Job.objects.filter(owner=owner).count() == 70
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ipv6_clients_are_counted_by_their_64_on_a_real_server(tmp_path):
+    # Behind a proxy that reports each client: one host walking its /64 is still one client.
+    processes = Processes(tmp_path, BESPIN_NUM_PROXIES="1", BESPIN_ANON_MAX_UNFINISHED="2")
+    try:
+        base = processes.web()
+        statuses = [
+            _post_from(base, address)
+            for address in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:3::1")
+        ]
+    finally:
+        processes.stop_all()
+    assert statuses == [201, 201, 429, 201]
+    clients = sorted(Job.objects.values_list("client", flat=True))
+    assert clients == ["ip:2001:db8:1:2::/64"] * 2 + ["ip:2001:db8:1:3::/64"]
+
+
+def _post_from(base: str, address: str) -> int:
+    body = json.dumps({"type": "sleep", "params": {"seconds": 1}}).encode()
+    request = urllib.request.Request(
+        f"http://{base}/api/jobs", data=body, method="POST",
+        headers={"Content-Type": "application/json", "X-Forwarded-For": address},
+    )  # fmt: skip
+    try:
+        return urllib.request.urlopen(request, timeout=30).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_prefix_can_be_set(api, settings):
+    settings.IPV6_PREFIX = 128
+    settings.ANON_MAX_UNFINISHED = 1
+    body = {"type": "sleep", "params": {"seconds": 1}}
+    assert [_post(api, body, address).status_code for address in ("2001:db8::1", "2001:db8::2", "2001:db8::1")] == [
+        201, 201, 429
+    ]  # fmt: skip
+
+
+def test_an_anonymous_caller_asking_for_high_priority_gets_400(api, owner):
+    body = {"type": "random_text", "params": {}, "priority": "high"}
+    response = _post(api, body)
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"priority": ["high priority is for signed-in callers"]}
+    batch = api.post("/api/jobs/batch", {"jobs": [body]}, format="json")
+    assert batch.status_code == 400 and "high priority" in batch.content.decode()
+    assert not Job.objects.exists()
+    api.force_authenticate(owner)
+    assert _post(api, body).json()["priority"] == "high"
+
+
+def test_a_task_whose_own_priority_is_high_runs_anonymous_jobs_at_default(api, owner, register_task):
+    register_task(tasks.report, "report", priority=10, anonymous=True)  # above 0: high
+    body = {"type": "report", "params": {"pages": 1}}
+    assert _post(api, body).json()["priority"] == "default"
+    assert _post(api, {**body, "priority": "low"}).json()["priority"] == "low"
+    api.force_authenticate(owner)
+    assert _post(api, body).json()["priority"] == "high"

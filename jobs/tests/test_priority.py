@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.conf import settings as django_settings
+from rest_framework.authtoken.models import Token
 
 from bespin.testing import tasks
 from bespin.testing.processes import post_json, wait_for
@@ -67,7 +68,8 @@ def test_every_priority_has_a_queue_in_the_settings():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_with_one_worker_and_50_low_jobs_waiting_a_new_high_job_starts_next(processes):
+def test_with_one_worker_and_50_low_jobs_waiting_a_new_high_job_starts_next(processes, owner):
+    signed_in = {"Authorization": f"Token {Token.objects.create(user=owner).key}"}  # high is for signed-in callers
     base = processes.web()
     processes.worker()
     # Keeps the one worker busy while the rest is queued behind it.
@@ -75,7 +77,7 @@ def test_with_one_worker_and_50_low_jobs_waiting_a_new_high_job_starts_next(proc
     wait_for(lambda: Job.objects.filter(id=busy["id"], status=JobStatus.RUNNING).exists(), 20, message="busy")
     low = {"type": "random_text", "params": {"length": 5}, "priority": "low"}
     lows = post_json(base, "/api/jobs/batch", json.dumps({"jobs": [low] * 50}).encode())["jobs"]
-    high = post_json(base, "/api/jobs", json.dumps({**low, "priority": "high"}).encode())
+    high = post_json(base, "/api/jobs", json.dumps({**low, "priority": "high"}).encode(), headers=signed_in)
     ids = [busy["id"], high["id"], *(job["id"] for job in lows)]
     wait_for(lambda: Job.objects.filter(id__in=ids, status=JobStatus.COMPLETED).count() == 52, 60, 0.1, "all")
     rows = {str(job.id): job for job in Job.objects.filter(id__in=ids)}
