@@ -99,8 +99,10 @@ def unstorable(value) -> str | None:
     try:
         text = json.dumps(value, ensure_ascii=False)
         text.encode("utf-8")
-    except (UnicodeEncodeError, RecursionError):
+    except UnicodeEncodeError:
         return "it holds a lone UTF-16 surrogate, which is not text"
+    except RecursionError:
+        return "it nests too deep"
     if _NUL_ESCAPE.search(text):
         return "it holds \\u0000, which PostgreSQL's jsonb cannot store"
     return None

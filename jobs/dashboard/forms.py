@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from bespin.lib import jsonbody
 from bespin.lib.errors import flat_messages
 from jobs import registry
 from jobs.models import JobStatus, Priority
@@ -175,7 +176,9 @@ def params_from(job_kind: registry.JobKind, data) -> dict:
             params[name] = name in data
         elif isinstance(serializer_field, JSON_FIELDS) and data.get(name, "").strip():
             try:
-                params[name] = json.loads(data[name])
+                params[name] = jsonbody.loads(data[name])
+            except jsonbody.TooDeep as error:
+                raise serializers.ValidationError({"params": {name: [str(error)]}}) from None
             except ValueError:
                 raise serializers.ValidationError({"params": {name: ["not valid JSON"]}}) from None
         elif data.get(name, "").strip():

@@ -130,3 +130,8 @@ def test_list_and_object_parameters_are_typed_as_json_in_the_form(signed_in):
     assert refused.status_code == 400
     error = rf'<p class="error" id="{re.escape(name)}-tags-error">not valid JSON</p>'
     assert re.search(error, refused.content.decode())
+    too_deep = signed_in.post(reverse("job-start"), {**data, "tags": "[" * 100_000 + "]" * 100_000})
+    assert too_deep.status_code == 400
+    error = rf'<p class="error" id="{re.escape(name)}-tags-error">nested deeper than 100 levels</p>'
+    assert re.search(error, too_deep.content.decode())
+    assert Job.objects.count() == 1
