@@ -1,11 +1,18 @@
 """Events start jobs: a matching verified delivery creates the trigger's job in the same
 transaction as the receipt, and the answer carries its id."""
 
+import json
+import random
+import re
+import urllib.request
+
 import pytest
 from rest_framework.exceptions import ValidationError
 
+from bespin.testing.processes import Processes
 from jobs.models import Job, JobStatus
 from webhooks import endpoint, receipts, sources
+from webhooks.config import TriggerRule
 from webhooks.headers import Headers
 from webhooks.models import WebhookReceipt
 from webhooks.tests.signing import bespin_headers, body_of, github_headers
@@ -124,3 +131,43 @@ def test_replay_runs_the_triggers_again_with_a_new_job(acme, deliver):
     assert job is not None and again is not None and job.id != again.id
     receipt.refresh_from_db()
     assert receipt.job == again
+
+
+def _glob_by_regex(pattern: str, event: str) -> bool:
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), event, re.DOTALL) is not None
+
+
+def test_patterns_match_as_globs_do():
+    # Every pattern and event over a small alphabet, against the regex a glob means.
+    draw = random.Random(7)
+    for _ in range(20_000):
+        pattern = "".join(draw.choice("ab*.") for _ in range(draw.randint(0, 7)))
+        event = "".join(draw.choice("ab.") for _ in range(draw.randint(0, 9)))
+        rule = TriggerRule.build(pattern=pattern, job_kind="sleep", params={})
+        assert rule.matches(event) == _glob_by_regex(pattern, event), (pattern, event)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backtracking_pattern_holds_up_no_delivery_on_a_real_server(acme, tmp_path):
+    # A regex backtracks through every way the stars could split a 300-character name: minutes.
+    sources.set_trigger(source=acme, event_pattern="*a*a*a*a*a*a*a*b", job_kind="sleep", params={"seconds": 0})
+    sources.set_trigger(source=acme, event_pattern="order.*", job_kind="random_text", params={"length": 2})
+    processes = Processes(tmp_path, LOG_LEVEL="WARNING")
+    try:
+        base = processes.web()
+        slow, usual = (body_of({"event": event}) for event in ("a" * 300, "order.paid"))
+        answers = [_post(base, body) for body in (slow, usual)]
+    finally:
+        processes.stop_all()
+    assert [status for status, _ in answers] == [201, 201]
+    assert answers[0][1]["job_id"] is None  # no `b`: no match
+    assert Job.objects.get(id=answers[1][1]["job_id"]).type == "random_text"
+
+
+def _post(base: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://{base}/api/webhooks/acme", data=body, method="POST",
+        headers={"Content-Type": "application/json", **bespin_headers(SECRET, body)},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:  # the old regex: over a minute
+        return response.status, json.load(response)
