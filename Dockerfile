@@ -9,6 +9,9 @@ COPY requirements.lock .
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY . .
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0
+# Bespin writes nothing to its own files: it runs as a user that cannot change them.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin bespin
+USER 10001
 EXPOSE 8000
 ENV HOST=0.0.0.0
 CMD ["sh", "-c", "python manage.py migrate --noinput && ./run.sh serve"]

@@ -95,3 +95,18 @@ def test_run_sh_refuses_an_unknown_server():
     )  # fmt: skip
     assert result.returncode == 2
     assert "BESPIN_SERVER must be daphne or uvicorn" in result.stderr
+
+
+def test_env_files_stay_out_of_git_and_the_image():
+    # The README has secrets written to .env: neither a commit nor `COPY . .` may take it.
+    for name in (".env", ".env.production"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT, timeout=10)
+        assert ignored.returncode == 0, f"git does not ignore {name}"
+    excluded = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".env", ".env.*"} <= excluded
+
+
+def test_the_image_runs_as_a_user_other_than_root():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.upper().startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), "the image must not run as root"
