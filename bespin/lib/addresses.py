@@ -26,6 +26,9 @@ _FLAGS = (
     ("is_unspecified", "unspecified"),
     ("is_loopback", "loopback"),
     ("is_link_local", "link-local"),
+    # IPv6 only: fec0::/10, deprecated but still routed inside some sites, and not in
+    # ipaddress's list of private networks.
+    ("is_site_local", "site-local"),
     ("is_multicast", "multicast"),
     ("is_private", "private"),
     ("is_reserved", "reserved"),
@@ -65,7 +68,7 @@ def refusal(address: Address) -> str | None:
             if inner is not None and (reason := refusal(inner)):
                 return reason
     for flag, reason in _FLAGS:
-        if getattr(address, flag):
+        if getattr(address, flag, False):
             return reason
     return None if address.is_global else "not globally routable"
 

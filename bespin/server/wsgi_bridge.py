@@ -50,6 +50,10 @@ class ThreadedWsgi:
 
     def run(self, scope, body) -> tuple[int, list, list[bytes]]:
         adapter = WsgiToAsgiInstance(self.wsgi_application)
+        # A header name with an underscore would become the same WSGI key as its dashed twin
+        # (X_Forwarded_For as X-Forwarded-For): dropped, as Django's own handlers and Daphne
+        # do. uvicorn passes such headers on.
+        scope = {**scope, "headers": [(name, value) for name, value in scope["headers"] if b"_" not in name]}
         adapter.scope = scope
         try:
             environ = adapter.build_environ(scope, body)

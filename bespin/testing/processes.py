@@ -78,7 +78,7 @@ class Processes:
         self.running: list[subprocess.Popen] = []
         self.count = 0
 
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
+    def start(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
         self.count += 1
         if SETPRIV:
             command = [SETPRIV, "--pdeathsig", "KILL", "--", *command]
@@ -86,29 +86,34 @@ class Processes:
             # A session of its own, so that killing it takes any children along, as losing
             # the machine would.
             process = subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         process.log_path = log.name
         self.running.append(process)
         return process
 
-    def web(self, port: int | None = None) -> str:
-        """Start Daphne (on `port`, or a free one) and return its address once it answers."""
+    def web(self, port: int | None = None, server: str = "daphne") -> str:
+        """Start Daphne (on `port`, or a free one) and return its address once it answers;
+        `server="uvicorn"` starts uvicorn as `BESPIN_SERVER=uvicorn ./run.sh serve` does."""
         port = port or free_port()
-        daphne = str(Path(sys.executable).parent / "daphne")
-        process = self.start("web", [daphne, "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"])
+        if server == "uvicorn":
+            env = {"BESPIN_SERVER": "uvicorn", "PORT": str(port), "VENV": str(Path(sys.executable).parent.parent)}
+            process = self.start("web", [str(ROOT / "run.sh"), "serve"], **env)
+        else:
+            daphne = str(Path(sys.executable).parent / "daphne")
+            process = self.start("web", [daphne, "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"])
         base = f"127.0.0.1:{port}"
 
         def answers():
             if process.poll() is not None:
-                raise AssertionError("Daphne exited:\n" + Path(process.log_path).read_text())
+                raise AssertionError(f"{server} exited:\n" + Path(process.log_path).read_text())
             try:
                 urllib.request.urlopen(f"http://{base}/api/test", timeout=1).read()
                 return True
             except OSError:
                 return False
 
-        wait_for(answers, 40, 0.2, "Daphne to answer")
+        wait_for(answers, 40, 0.2, f"{server} to answer")
         return base
 
     def worker(self, wait: bool = True) -> subprocess.Popen:

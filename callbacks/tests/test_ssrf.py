@@ -20,6 +20,7 @@ from jobs.services import creation
         ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
         ("10.0.0.1", "private"), ("172.16.5.4", "private"), ("192.168.1.1", "private"), ("fc00::1", "private"),
         ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
+        ("fec0::1", "site-local"), ("feff:ffff::1", "site-local"),
         ("0.0.0.0", "unspecified"), ("::", "unspecified"),
         ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
         ("240.0.0.1", "private"), ("100.64.0.1", "not globally routable"), ("192.0.2.1", "private"),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from bespin.lib.ids import parse_uuid
 from jobs import registry, selectors
 from jobs.callers import caller_of
+from jobs.dashboard.limits import creation_throttled
 from jobs.models import JobStatus
 from jobs.services import bulk, caps
 
@@ -28,6 +29,7 @@ def _back(request) -> str:
 
 @login_required
 @require_POST
+@creation_throttled
 def bulk_action(request):
     action = request.POST.get("action", "")
     if action == CANCEL_SELECTED:

@@ -25,6 +25,7 @@ from jobs.consumers import SITE_SCOPE
 from jobs.dashboard import tasks
 from jobs.dashboard.charts import last_hour_charts
 from jobs.dashboard.forms import CALLBACK_FIELD, JobFilters, kind_form, params_from, split_errors, timing_from
+from jobs.dashboard.limits import creation_throttled
 from jobs.models import CANCELLABLE_STATUSES, RETRYABLE_STATUSES, Job, JobStatus
 from jobs.services import caps, creation, lifecycle
 
@@ -124,6 +125,7 @@ def job_list(request):
 
 @login_required
 @require_POST
+@creation_throttled
 def start_job(request):
     name = request.POST.get("kind", "")
     job_kind = registry.offered(anonymous=not request.user.is_authenticated).get(name)
@@ -233,12 +235,14 @@ def _control(request, job_id, action, done: str, **extra):
 
 @login_required
 @require_POST
+@creation_throttled
 def cancel_job(request, job_id):
     return _control(request, job_id, lifecycle.cancel_job, "Job cancelled.")
 
 
 @login_required
 @require_POST
+@creation_throttled
 def retry_job(request, job_id):
     return _control(
         request, job_id, lifecycle.retry_job, "Job queued again as a new attempt.", caller=caller_of(request)
