@@ -311,6 +311,8 @@ JOB_RETENTION = env_duration("BESPIN_JOB_RETENTION")
 LOGIN_MAX_FAILURES = env_int("BESPIN_LOGIN_MAX_FAILURES", 10, minimum=1)
 LOGIN_ADDRESS_MAX_FAILURES = env_int("BESPIN_LOGIN_ADDRESS_MAX_FAILURES", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("BESPIN_LOGIN_FAILURE_WINDOW", 15 * 60, minimum=1)
+# Schedules one user may have (0: no cap); past it, creating one is a 409.
+USER_MAX_SCHEDULES = env_int("BESPIN_USER_MAX_SCHEDULES", 100, minimum=0)
 # Recovery: a pending job older than this that Redis does not hold is enqueued again.
 ENQUEUE_GRACE_SECONDS = env_int("BESPIN_ENQUEUE_GRACE", 10, minimum=0)
 

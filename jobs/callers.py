@@ -4,14 +4,15 @@ before jobs.services.lifecycle creates anything.
 Anonymous callers get a small, bounded slice: each kind's anonymous ceilings, at most
 BESPIN_ANON_MAX_UNFINISHED jobs not yet finished, BESPIN_THROTTLE_ANON creations per
 address, or none at all with BESPIN_ANON_CREATE=0. Signed-in users get their own, larger
-rate and cap. Jobs started by the system (webhook triggers) have no caller and no limits.
+rate and cap, which their schedules' ticks count against too. Jobs started by webhook
+triggers have no caller and no limits.
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 
-from bespin.lib.clients import client_id
+from bespin.lib.clients import client_id, user_client
 from bespin.lib.throttles import RedisRateThrottle
 
 
@@ -31,6 +32,11 @@ def caller_of(request) -> Caller:
     if user is not None and user.is_authenticated:
         return Caller(owner=user, client=client_id(request), max_unfinished=settings.USER_MAX_UNFINISHED)
     return Caller(owner=None, client=client_id(request), max_unfinished=settings.ANON_MAX_UNFINISHED)
+
+
+def caller_for_user(user) -> Caller:
+    """A signed-in user as the caller of jobs started on their behalf (their schedules' ticks)."""
+    return Caller(owner=user, client=user_client(user.pk), max_unfinished=settings.USER_MAX_UNFINISHED)
 
 
 class CreationThrottle(RedisRateThrottle):

@@ -29,6 +29,11 @@ class ScheduleForm(forms.ModelForm):
             for path, message in flat_messages(error.detail):
                 field = path[0] if path and path[0] in self.fields else None
                 self.add_error(field, ValidationError(": ".join([*path[1:], message])))
+        if self.instance._state.adding and cleaned.get("owner") is not None:
+            try:
+                services.check_room(cleaned["owner"])
+            except services.TooManySchedules as error:
+                self.add_error("owner", ValidationError(str(error).replace("you already have", "they already have")))
         return cleaned
 
 
@@ -39,7 +44,15 @@ class ScheduleAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "type")
     search_fields = ("name", "owner__username")
     list_select_related = ("owner",)
-    readonly_fields = ("next_run_at", "last_run_at", "created_at", "updated_at")
+    readonly_fields = (
+        "next_run_at",
+        "last_run_at",
+        "skipped_ticks",
+        "last_skip_reason",
+        "disabled_reason",
+        "created_at",
+        "updated_at",
+    )
 
     def save_model(self, request, obj, form, change):
         # Through the services, which keep next_run_at (no work in the model's save()).

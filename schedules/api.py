@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from bespin.lib.pagination import NewestFirst, paginated
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer, links
+from jobs.callers import CreationThrottle
 from schedules import selectors, services
 from schedules.schema import SCHEDULE_CHANGE, SCHEDULE_CREATE
 from schedules.serializers import ScheduleInputSerializer, ScheduleSerializer
@@ -19,6 +20,11 @@ _BAD_INPUT = OpenApiResponse(
 )
 _SCHEDULE_ID = OpenApiParameter("schedule_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="the schedule")
 _NOT_YOURS = OpenApiResponse(ErrorSerializer, "no schedule of yours with this id")
+_TOO_MANY = OpenApiResponse(ErrorSerializer, "you already have as many schedules as one user may (the limit is named)")
+_TOO_FAST = OpenApiResponse(
+    ErrorSerializer, "over the creation rate, which creating and changing schedules count against"
+)
+_CHANGES = ("POST", "PATCH")
 _LOCATION = OpenApiParameter(
     "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, required=True, response=[201], description="the schedule"
 )
@@ -40,7 +46,15 @@ def _signed_in(request) -> None:
         raise NotAuthenticated("sign in (session or Authorization: Token …) to use schedules")
 
 
-class ScheduleList(APIView):
+class _Throttled:
+    """Creating and changing a schedule count against the creation rate, as jobs do: each
+    tick is a job, and each change computes ticks again."""
+
+    def get_throttles(self):
+        return [CreationThrottle()] if self.request.method in _CHANGES else []
+
+
+class ScheduleList(_Throttled, APIView):
     """GET: your schedules, newest first (staff: every one). POST: a new schedule,
     `{"name": "nightly", "cron": "0 3 * * *", "timezone": "Europe/Berlin", "type": "sleep",
     "params": {"seconds": 5}}`; each tick starts one job."""
@@ -65,7 +79,7 @@ class ScheduleList(APIView):
         "with its `params`.",
         request=SCHEDULE_CREATE,
         parameters=[_LOCATION],
-        responses={201: ScheduleSerializer, 400: _BAD_INPUT},
+        responses={201: ScheduleSerializer, 400: _BAD_INPUT, 409: _TOO_MANY, 429: _TOO_FAST},
         auth=SIGNED_IN,
         extensions=_schedule_links(201),
     )
@@ -73,12 +87,15 @@ class ScheduleList(APIView):
         _signed_in(request)
         given = ScheduleInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        schedule = services.create_schedule(owner=request.user, **given.validated_data)
+        try:
+            schedule = services.create_schedule(owner=request.user, **given.validated_data)
+        except services.TooManySchedules as error:
+            return Response({"error": str(error)}, status=status.HTTP_409_CONFLICT)
         data = ScheduleSerializer(schedule, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["links"]["self"]})
 
 
-class ScheduleDetail(APIView):
+class ScheduleDetail(_Throttled, APIView):
     """One schedule: its owner's and staff's (anyone else: 404)."""
 
     @extend_schema(
@@ -97,7 +114,7 @@ class ScheduleDetail(APIView):
         operation_id="schedules_partial_update",
         request=SCHEDULE_CHANGE,
         parameters=[_SCHEDULE_ID],
-        responses={200: ScheduleSerializer, 400: _BAD_INPUT, 404: _NOT_YOURS},
+        responses={200: ScheduleSerializer, 400: _BAD_INPUT, 404: _NOT_YOURS, 429: _TOO_FAST},
         auth=SIGNED_IN,
         extensions=_schedule_links(200),
         description="Change any field; a new expression, time zone or enabled flag computes next_run_at again, "

@@ -32,6 +32,10 @@ class Schedule(models.Model):
     next_run_at = models.DateTimeField(null=True, blank=True)
     # The tick of the last job started.
     last_run_at = models.DateTimeField(null=True, blank=True)
+    # Ticks that started no job because the owner already had as many unfinished jobs as they
+    # may (BESPIN_USER_MAX_UNFINISHED), and why the latest of them was skipped.
+    skipped_ticks = models.PositiveIntegerField(default=0)
+    last_skip_reason = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -32,6 +32,10 @@ class ScheduleSerializer(serializers.Serializer):
     callback_url = serializers.CharField(read_only=True, help_text="where each job it starts is POSTed once it ends")
     next_run_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null while disabled")
     last_run_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="the last tick that ran")
+    skipped_ticks = serializers.IntegerField(
+        read_only=True, help_text="ticks that started no job: the owner had as many unfinished jobs as they may"
+    )
+    last_skip_reason = serializers.CharField(read_only=True, help_text="why the latest skipped tick started no job")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     links = serializers.SerializerMethodField()

@@ -7,6 +7,11 @@ once, not once per tick), and its next tick after now. Two workers never both st
 the schedule's row is locked while its tick is started (others skip it), and the jobs'
 unique (schedule, run_at) constraint refuses a second job for one tick whatever happens.
 
+A tick's job is its owner's unfinished job like any other: it counts against their cap
+(BESPIN_USER_MAX_UNFINISHED), and a tick that finds the cap full starts nothing; the
+schedule counts it as skipped, with why, and moves on to its next tick. A user has at most
+BESPIN_USER_MAX_SCHEDULES schedules.
+
 Cron expressions are read by schedules.cron.
 """
 
@@ -14,13 +19,17 @@ import logging
 from datetime import datetime
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils.timezone import now as utcnow
 from rest_framework import serializers
 
 from bespin.lib.errors import first_message
 from jobs import extensions, registry
+from jobs.callers import caller_for_user
 from jobs.models import Job, JobStatus, Priority
+from jobs.services import caps
 from jobs.services.lifecycle import announce_many
 from schedules.cron import latest_tick, next_tick, validate_cron, validate_timezone
 from schedules.models import Schedule
@@ -29,6 +38,12 @@ log = logging.getLogger("bespin.jobs")
 
 # Schedules one clock round starts at most; more wait for the next round, a moment later.
 MAX_DUE = 100
+# Namespaces the advisory lock taken per owner while their schedules are counted.
+_COUNT_LOCK = "bespin.schedules.count:"
+
+
+class TooManySchedules(Exception):
+    """The owner already has as many schedules as they may (the API answers 409)."""
 
 
 # A schedule's fields that a change may name, by the names the API and the model use.
@@ -78,12 +93,28 @@ def create_schedule(
     )  # fmt: skip
     schedule = Schedule(name=name, owner=owner, enabled=enabled, **checked)
     schedule.next_run_at = _next_run(schedule)
-    schedule.save(force_insert=True)
+    with transaction.atomic():
+        check_room(owner, lock=True)
+        schedule.save(force_insert=True)
     log.info(
         "schedule_created schedule=%s cron=%r timezone=%s type=%s", schedule.id, schedule.cron, schedule.timezone,
         schedule.type,
     )  # fmt: skip
     return schedule
+
+
+def check_room(owner, *, lock: bool = False) -> None:
+    """TooManySchedules if `owner` already has BESPIN_USER_MAX_SCHEDULES schedules. With `lock`
+    (inside the creating transaction), concurrent creations for one owner wait for each other
+    first, so that they cannot all see room for one more."""
+    limit = settings.USER_MAX_SCHEDULES
+    if not limit or owner is None or owner.pk is None:
+        return
+    if lock:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"{_COUNT_LOCK}{owner.pk}"])
+    if Schedule.objects.filter(owner=owner)[:limit].count() >= limit:
+        raise TooManySchedules(f"you already have {limit} schedules, the most one user may have: delete one first")
 
 
 def update_schedule(*, schedule: Schedule, **changes) -> Schedule:
@@ -132,11 +163,14 @@ def start_due_schedules(*, now: datetime | None = None, limit: int = MAX_DUE) ->
     started = []
     with transaction.atomic():
         due = list(
-            Schedule.objects.select_for_update(skip_locked=True)
+            Schedule.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("owner")
             .filter(enabled=True, next_run_at__lte=now)
             .order_by("next_run_at")[:limit]
         )
-        for schedule in due:
+        # By owner: each tick takes its owner's cap lock (held to the commit), and two workers
+        # taking them in one order cannot deadlock.
+        for schedule in sorted(due, key=lambda schedule: schedule.owner_id):
             # The stored next tick is due; a later one may be too, after downtime: the latest runs.
             tick = max(
                 schedule.next_run_at,
@@ -157,9 +191,10 @@ def start_due_schedules(*, now: datetime | None = None, limit: int = MAX_DUE) ->
 
 
 def _start_tick(schedule: Schedule, tick: datetime) -> Job | None:
-    """The job of one tick, or None: another worker started it, or the schedule's task is no
-    longer loaded or offered, or its parameters no longer valid for it: then the schedule is
-    turned off with the reason, logged once."""
+    """The job of one tick, or None: another worker started it; or the owner has as many
+    unfinished jobs as they may (the tick is counted as skipped, with why); or the schedule's
+    task is no longer loaded or offered, or its parameters no longer valid for it: then the
+    schedule is turned off with the reason, logged once."""
     try:
         job_kind, params = registry.validate_params(kind=schedule.type, params=schedule.params)
     except serializers.ValidationError as error:
@@ -168,15 +203,22 @@ def _start_tick(schedule: Schedule, tick: datetime) -> Job | None:
         schedule.enabled = False
         log.warning("schedule_disabled schedule=%s: %s", schedule.id, reason)
         return None
+    caller = caller_for_user(schedule.owner)
     job = Job(
-        type=job_kind.name, params=params, owner_id=schedule.owner_id, status=JobStatus.PENDING,
-        priority=schedule.priority or job_kind.priority, callback_url=schedule.callback_url, run_at=tick,
-        schedule=schedule,
+        type=job_kind.name, params=params, owner_id=schedule.owner_id, client=caller.client,
+        status=JobStatus.PENDING, priority=schedule.priority or job_kind.priority, callback_url=schedule.callback_url,
+        run_at=tick, schedule=schedule,
     )  # fmt: skip
     try:
         with transaction.atomic():
+            caps.hold(caller)
             job.save(force_insert=True)
     except IntegrityError:
+        return None
+    except caps.TooManyUnfinished as error:
+        reason = f"the tick of {tick:%Y-%m-%d %H:%M} UTC started no job: {error}"[:500]
+        Schedule.objects.filter(id=schedule.id).update(skipped_ticks=F("skipped_ticks") + 1, last_skip_reason=reason)
+        log.warning("schedule_tick_skipped schedule=%s owner=%s: %s", schedule.id, schedule.owner_id, reason)
         return None
     return job
 

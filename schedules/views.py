@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
+from jobs.dashboard.limits import creation_throttled
 from schedules import selectors, services
 from schedules.forms import ScheduleForm
 
@@ -26,6 +27,7 @@ def schedule_list(request):
 
 @login_required
 @require_POST
+@creation_throttled
 def create_schedule(request):
     form = ScheduleForm(request.POST)
     if not form.is_valid():
@@ -35,6 +37,9 @@ def create_schedule(request):
     except serializers.ValidationError as error:
         form.add_service_errors(error)
         return _render_list(request, form, status=400)
+    except services.TooManySchedules as error:
+        form.add_error(None, f"{str(error)[0].upper()}{str(error)[1:]}.")
+        return _render_list(request, form, status=409)
     messages.success(request, f"Schedule {schedule.name!r} created.")
     return redirect("schedule-detail", schedule_id=schedule.id)
 
@@ -58,6 +63,7 @@ def schedule_detail(request, schedule_id):
 
 @login_required
 @require_POST
+@creation_throttled
 def edit_schedule(request, schedule_id):
     schedule = selectors.schedule_for(request.user, schedule_id)
     form = ScheduleForm(request.POST)

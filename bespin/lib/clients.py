@@ -53,5 +53,11 @@ def client_id(request) -> str:
     the address of an anonymous caller."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
+        return user_client(user.pk)
     return f"ip:{client_address(request)}"
+
+
+def user_client(user_id) -> str:
+    """What a signed-in user's limits are counted by, however their jobs come (a request, their
+    schedules)."""
+    return f"user:{user_id}"
