@@ -81,7 +81,10 @@ def test_the_longest_delay_follows_the_setting(api, settings):
     assert _post(api, delay=60).status_code == 201
 
 
-def test_the_batch_takes_timing_per_entry_and_names_a_bad_one_by_its_index(api, django_capture_on_commit_callbacks):
+def test_the_batch_takes_timing_per_entry_and_names_a_bad_one_by_its_index(
+    api, owner, django_capture_on_commit_callbacks
+):
+    api.force_authenticate(owner)  # high priority is for signed-in callers
     entries = [
         {"type": "random_text", "params": {"length": 2}},
         {"type": "random_text", "params": {"length": 2}, "delay": 600, "priority": "high"},
@@ -108,8 +111,9 @@ def test_a_scheduled_job_is_cancelled_and_never_promoted(api):
 
 
 def test_promotion_moves_only_due_jobs_enqueues_them_on_their_queue_and_tells_watchers(
-    api, django_capture_on_commit_callbacks
+    api, owner, django_capture_on_commit_callbacks
 ):
+    api.force_authenticate(owner)  # high priority is for signed-in callers
     due = _post(api, delay=30, priority="high").json()["id"]
     later = _post(api, delay=3600).json()["id"]
 
