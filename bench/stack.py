@@ -95,6 +95,11 @@ class Stack:
             # The callbacks figure: a signed-in user creates the jobs, to a receiver on 127.0.0.1.
             "BESPIN_THROTTLE_USER": "",
             "BESPIN_CALLBACK_ALLOW_PRIVATE": "1",
+            # That one user's callbacks in flight are capped as usual (the claim counts them), at
+            # a cap the senders of two workers never reach: the figure is sending, not the cap.
+            "BESPIN_CALLBACK_OWNER_IN_FLIGHT": "1000",
+            # The sockets figure opens 10,000 from one address: each counted, none refused.
+            "BESPIN_WS_MAX_PER_ADDRESS": "20000",
             "BESPIN_METRICS_TOKEN": "bench-metrics-token",
             # The ingestion figure measures storing deliveries, not the per-source limiter.
             "BESPIN_WEBHOOK_RATE_PER_MINUTE": "0",

@@ -392,3 +392,6 @@ CALLBACK_BACKOFF = _seconds("BESPIN_CALLBACK_BACKOFF", "5,30,120,600,3600,21600,
 CALLBACK_ALLOW_PRIVATE = env_bool("BESPIN_CALLBACK_ALLOW_PRIVATE", False)
 # Callbacks each worker sends at once (threads beside RQ's loop, one keep-alive connection each per receiver).
 CALLBACK_CONCURRENCY = env_int("BESPIN_CALLBACK_CONCURRENCY", 32, minimum=1)
+# One owner's callbacks being sent at once across every worker (0: no cap), so that one
+# owner's slow receivers never hold every sender.
+CALLBACK_OWNER_IN_FLIGHT = env_int("BESPIN_CALLBACK_OWNER_IN_FLIGHT", 8, minimum=0)

@@ -66,6 +66,12 @@ class CallbackDelivery(models.Model):
             models.Index(
                 fields=["next_attempt_at"], name="callback_due_idx", condition=models.Q(state=DeliveryState.PENDING)
             ),
+            # Those being sent, counted per owner by every claim: a few rows too.
+            models.Index(
+                fields=["job"],
+                name="callback_sending_idx",
+                condition=models.Q(state=DeliveryState.PENDING, claim__isnull=False),
+            ),  # fmt: skip
         ]
 
     def __str__(self) -> str:

@@ -7,13 +7,16 @@ loads their jobs and owners' secrets, and hands them out. BESPIN_CALLBACK_CONCUR
 threads sign and POST (callbacks.transport) and touch no database. A listener thread waits on
 PostgreSQL's NOTIFY, which the trigger that creates a delivery sends when the job's end
 commits, and wakes the dispatcher; PostgreSQL stays the truth, and the dispatcher also looks
-again at the earliest next_attempt_at, at least every POLL_SECONDS.
+again at the earliest next_attempt_at, at least every POLL_SECONDS. While callbacks are in
+flight the dispatcher renews their claims, so another worker takes one only once this one
+is gone.
 """
 
 import logging
 import queue
 import threading
 import time
+from collections import Counter
 
 import psycopg
 from django.conf import settings
@@ -40,6 +43,8 @@ MIN_PAUSE = 0.05
 REFILL_FRACTION = 4
 # How soon the threads notice that the worker is stopping.
 STOP_CHECK = 0.2
+# The claims of callbacks in flight are renewed once this fraction of their lease has passed.
+RENEW_FRACTION = 3
 # After a database error: the first pause before trying again, and the longest.
 ERROR_PAUSE = 0.5
 ERROR_PAUSE_MAX = 10.0
@@ -131,6 +136,8 @@ class Sender:
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()
         self.done: queue.SimpleQueue[Sent] = queue.SimpleQueue()
         self.in_flight = 0  # the dispatcher's count: handed out and not yet recorded
+        self.claims: Counter = Counter()  # the claims of those, and how many of each
+        self.renewed = time.monotonic()
         self.refill = max(1, self.concurrency // REFILL_FRACTION)
 
     def start(self) -> list[threading.Thread]:
@@ -168,10 +175,19 @@ class Sender:
                 self.done.put(item)
             raise
         self.in_flight -= len(sent)
+        self.claims -= Counter(item.claimed.claim for item in sent)
+
+    def _renew(self) -> None:
+        if not self.claims:
+            self.renewed = time.monotonic()
+        elif time.monotonic() - self.renewed >= deliveries.lease_seconds() / RENEW_FRACTION:
+            deliveries.renew_claims(list(self.claims))
+            self.renewed = time.monotonic()
 
     def _turn(self) -> float:
-        """Record, claim, hand out; how long to sleep unless woken."""
+        """Record, renew, claim, hand out; how long to sleep unless woken."""
         self._record()
+        self._renew()
         free = self.concurrency - self.in_flight
         if free < self.refill and self.in_flight:
             # Most senders busy: wait for more answers, and claim, load and record for many
@@ -182,6 +198,7 @@ class Sender:
         for work in ready:
             self.outbox.put(work)
         self.in_flight += len(ready)
+        self.claims.update(item.claim for item, _, _ in ready)
         deliveries.record_attempts(sent=refused)
         if claimed and len(claimed) == free:
             return POLL_SECONDS  # full: the next answer wakes us

@@ -1,7 +1,7 @@
 """A callback receiver for the tests, run as its own process:
 
     python receiver.py LOG_FILE [--fail-first N] [--status CODE] [--sleep S] [--hold-first]
-                                [--location URL] [--body TEXT] [--http10]
+                                [--location URL] [--body TEXT] [--http10] [--trickle S]
 
 It listens on 127.0.0.1 on a free port (printed on its first line), and verifies each
 request's signature with the Standard Webhooks reference library (`standardwebhooks`),
@@ -9,7 +9,8 @@ against each secret in $RECEIVER_SECRETS (space-separated), independently of Bes
 Every request is appended to LOG_FILE as one JSON line: headers, body, which secrets verified
 it, and the status it was answered. It answers 500 to the first N requests, then CODE
 (default 204); --sleep waits before answering; --hold-first never answers the first request
-(until the process is killed); --location adds a Location header (a redirect).
+(until the process is killed); --location adds a Location header (a redirect); --trickle
+sends its answer one byte every S seconds.
 """
 
 import argparse
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--location", default="")
     parser.add_argument("--body", default="")
     parser.add_argument("--http10", action="store_true", help="answer as HTTP/1.0: one request per connection")
+    parser.add_argument("--trickle", type=float, default=0.0, help="seconds between the bytes of each answer")
     options = parser.parse_args()
     secrets = os.environ.get("RECEIVER_SECRETS", "").split()
     lock = threading.Lock()
@@ -64,6 +66,16 @@ def main() -> None:
             if options.sleep:
                 time.sleep(options.sleep)
             answer = (options.body or f"attempt {number}: {status}").encode()
+            if options.trickle:
+                head = f"HTTP/1.1 {status} OK\r\nContent-Length: {len(answer)}\r\n\r\n".encode()
+                try:
+                    for byte in head + answer:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(options.trickle)
+                except OSError:
+                    self.close_connection = True  # the sender gave up
+                return
             self.send_response(status)
             if options.location:
                 self.send_header("Location", options.location)
