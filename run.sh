@@ -105,11 +105,14 @@ dev_kill_groups() {
 # The ASGI server: Daphne by default; BESPIN_SERVER=uvicorn runs uvicorn (uvloop, httptools),
 # which serves the same application with less CPU per request (docs/BENCHMARKS.md).
 serve() {
-  local bin=${1:-}
+  local bin=${1:-} ws_max=${BESPIN_WS_MAX_MESSAGE_BYTES:-4096}
   case "${BESPIN_SERVER:-daphne}" in
-    daphne) exec "${bin}daphne" -b "${HOST:-127.0.0.1}" -p "$PORT" bespin.asgi:application ;;
+    # A client's WebSocket message past BESPIN_WS_MAX_MESSAGE_BYTES closes its socket (1009):
+    # the streams take nothing from clients, and the server would buffer a message whole.
+    daphne) exec "${bin}daphne" -b "${HOST:-127.0.0.1}" -p "$PORT" --websocket-max-message-size "$ws_max" \
+              --websocket-max-frame-size "$ws_max" bespin.asgi:application ;;
     uvicorn) exec "${bin}uvicorn" bespin.asgi:application --host "${HOST:-127.0.0.1}" --port "$PORT" \
-               --loop uvloop --http httptools --ws websockets-sansio --no-server-header ;;
+               --loop uvloop --http httptools --ws websockets-sansio --ws-max-size "$ws_max" --no-server-header ;;
     *) echo "BESPIN_SERVER must be daphne or uvicorn, not '$BESPIN_SERVER'" >&2; exit 2 ;;
   esac
 }

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string  # noqa: E402
 from bespin.server import gctune  # noqa: E402
 from bespin.server.bodylimit import guard_daphne  # noqa: E402
 from bespin.server.wsgi_bridge import ThreadedWsgi  # noqa: E402
+from bespin.server.wslimit import SocketsPerAddress  # noqa: E402
 from bespin.server.wsprotocol import defer_config_dump  # noqa: E402
 from bespin.server.wssession import SessionCookieMiddleware  # noqa: E402
 
@@ -52,7 +53,7 @@ application = ProtocolTypeRouter(
     {
         "http": http,
         "websocket": BrowserOriginValidator(
-            SessionCookieMiddleware(URLRouter(import_string(settings.ASGI_WEBSOCKET_URLPATTERNS))),
+            SocketsPerAddress(SessionCookieMiddleware(URLRouter(import_string(settings.ASGI_WEBSOCKET_URLPATTERNS)))),
             settings.ALLOWED_HOSTS,
         ),
     }

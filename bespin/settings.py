@@ -209,6 +209,10 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 
+# WebSockets open at once per client address (0: no cap), and how often a stream of a user's,
+# a team's or the site's jobs checks again that its user may still watch it (seconds).
+WS_MAX_PER_ADDRESS = env_int("BESPIN_WS_MAX_PER_ADDRESS", 100, minimum=0)
+WS_RECHECK_SECONDS = env_int("BESPIN_WS_RECHECK_SECONDS", 60, minimum=1)
 # IPv6 clients are counted by their network of this many bits (a host often has a /64).
 IPV6_PREFIX = env_int("BESPIN_IPV6_PREFIX", 64, minimum=1)
 if IPV6_PREFIX > 128:

@@ -1,9 +1,11 @@
+import asyncio
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from bespin.lib import outages
 from bespin.lib.ids import parse_uuid
@@ -49,11 +51,15 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
 
     Without `job_id`: the signed-in caller's own jobs; `?team=NAME`: the jobs of a team's
     members, for its members; `?scope=site`: every job, for staff. Anyone else is refused
-    with a close code, never silently subscribed.
+    with a close code, never silently subscribed. Such a stream closes (4401) as soon as its
+    session signs out, and is checked again every BESPIN_WS_RECHECK_SECONDS: a user who lost
+    access meanwhile (the session ended, the team or staff status taken away) is closed
+    with the code they would be refused now, and a team's stream follows its members.
     """
 
     async def connect(self):
         self.accepted = False
+        self.checking: asyncio.Task | None = None
         self.subscribed: list[str] = []
         self.last_keys: OrderedDict[str, tuple] = OrderedDict()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
@@ -71,12 +77,36 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
     async def connect_stream(self, query: dict) -> None:
         # Who asks and what they may follow: one thread hop for the session, the user and
         # the team. A team's stream is its members' own streams, as of now.
-        groups, refusal = await database_sync_to_async(_stream_groups)(self.scope.get("session_key"), query)
+        session_key = self.scope.get("session_key")
+        groups, refusal = await database_sync_to_async(_stream_groups)(session_key, query)
         if refusal is not None:
             return await self.refuse(*refusal)
         for group in groups:
             await self.join(group)
+        await self.join(events.session_group(session_key))
         await self.accept()
+        self.checking = asyncio.create_task(self.keep_checking(session_key, query, set(groups)))
+
+    async def keep_checking(self, session_key: str, query: dict, groups: set[str]) -> None:
+        while True:
+            await asyncio.sleep(settings.WS_RECHECK_SECONDS)
+            try:
+                now, refusal = await database_sync_to_async(_stream_groups)(session_key, query)
+            except Exception as exc:
+                if outages.unavailable_part(exc) is None:
+                    raise
+                continue  # PostgreSQL or Redis away: checked again next time
+            if refusal is not None:
+                return await self.refuse(*refusal)
+            for group in set(now) - groups:
+                await self.join(group)
+            for group in groups - set(now):
+                await self.channel_layer.group_discard(group, self.channel_name)
+                self.subscribed.remove(group)
+            groups = set(now)
+
+    async def session_ended(self, event):
+        await self.refuse(CLOSE_UNAUTHENTICATED, "signed out")
 
     async def connect_job(self, raw_id: str) -> None:
         if not raw_id:
@@ -122,6 +152,8 @@ class JobStatusConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
+        if self.checking is not None:
+            self.checking.cancel()
         for group in self.subscribed:
             await self.channel_layer.group_discard(group, self.channel_name)
 

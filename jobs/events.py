@@ -8,6 +8,7 @@ thread.
 """
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
@@ -35,6 +36,19 @@ def job_group(job_id) -> str:
 
 def owner_group(user_id: int) -> str:
     return f"jobs.user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The streams opened with one session: they close when it signs out."""
+    return f"jobs.session.{hashlib.sha256(session_key.encode()).hexdigest()[:40]}"
+
+
+def signed_out(sender, request, user, **kwargs) -> None:
+    """For Django's user_logged_out: close the streams the session opened, on every server,
+    at once (its WebSocket consumers' `session_ended`)."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        _publish({session_group(session_key): {"type": "session.ended"}}, f"session_ended user={user and user.pk}")
 
 
 def groups_for(job: Job, *, new: bool = False) -> list[str]:

@@ -5,9 +5,12 @@ in a forked process too. The channel layer and Django's cache keep their own cli
 configured in settings.
 """
 
+import asyncio
+import weakref
 from functools import cache
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 
@@ -38,3 +41,17 @@ def publish_client(url: str) -> redis.Redis:
 def counters_client() -> redis.Redis:
     """Short-timeout client for counters, rate limits and rejection logs."""
     return _client(settings.REDIS_URL, "counters")
+
+
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def async_counters_client() -> redis.asyncio.Redis:
+    """counters_client() for async code: one client per event loop (a client's connections
+    belong to the loop they were made on)."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        _async_clients[loop] = client
+    return client

@@ -93,15 +93,12 @@ class Processes:
         return process
 
     def web(self, port: int | None = None, server: str = "daphne") -> str:
-        """Start Daphne (on `port`, or a free one) and return its address once it answers;
-        `server="uvicorn"` starts uvicorn as `BESPIN_SERVER=uvicorn ./run.sh serve` does."""
+        """Start the server as deployments do, `./run.sh serve` (Daphne, or uvicorn with
+        `server="uvicorn"`), on `port` or a free one, and return its address once it answers."""
         port = port or free_port()
-        if server == "uvicorn":
-            env = {"BESPIN_SERVER": "uvicorn", "PORT": str(port), "VENV": str(Path(sys.executable).parent.parent)}
-            process = self.start("web", [str(ROOT / "run.sh"), "serve"], **env)
-        else:
-            daphne = str(Path(sys.executable).parent / "daphne")
-            process = self.start("web", [daphne, "-b", "127.0.0.1", "-p", str(port), "bespin.asgi:application"])
+        venv = str(Path(sys.executable).parent.parent)
+        env = {"BESPIN_SERVER": server, "HOST": "127.0.0.1", "PORT": str(port), "VENV": venv}
+        process = self.start("web", [str(ROOT / "run.sh"), "serve"], **env)
         base = f"127.0.0.1:{port}"
 
         def answers():
