@@ -4,7 +4,6 @@ at most BESPIN_WS_MAX_PER_ADDRESS sockets are open at once per address; and a st
 user's, a team's or the site's jobs closes when its session signs out, or once its user has
 lost access (checked again every BESPIN_WS_RECHECK_SECONDS)."""
 
-
 import pytest
 from django.conf import settings
 from django.test import Client
