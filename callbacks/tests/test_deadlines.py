@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from bespin.testing.processes import wait_for
@@ -19,8 +20,11 @@ from jobs.services import creation
 
 
 def _ended_job(owner, url):
-    job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=url)
-    end_job(job)
+    # Ended in the transaction that creates it: a running worker, handed the job once it
+    # commits, finds it over already.
+    with transaction.atomic():
+        job = creation.create_job(kind="random_text", params={"length": 2}, owner=owner, callback_url=url)
+        end_job(job)
     return job
 
 
