@@ -3,11 +3,11 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-PORT ?= 8000
 # Tests flush their Redis database: keep it apart from the one `make dev` uses (0). They
 # load the example app of your own tasks (examples/reports), as `make dev` does.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
-TEST_ENV := SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON= BESPIN_APPS=examples.reports
+# They never read .env.dev, the development settings `make dev` writes (neither does `make build`).
+TEST_ENV := BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON= BESPIN_APPS=examples.reports
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev lock dev test lint build bench clean docker docker-clean browser compose
@@ -36,8 +36,8 @@ lock: install-dev ## Compile requirements.lock and requirements-dev.lock from re
 	$(LOCK) requirements.txt -o requirements.lock
 	$(LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
-dev: install ## Create the database if missing, migrate, run Daphne and a worker on PORT (Ctrl-C stops both; twice: at once)
-	@PORT=$(PORT) ./run.sh dev
+dev: install ## Write .env.dev once, create the database if missing, migrate, run Daphne and a worker on PORT (8000), reloading on code changes
+	@./run.sh dev
 
 browser: ## Install Debian's Chromium for the browser tests (once)
 	@command -v chromium >/dev/null || { echo "installing chromium (browser tests)"; \
@@ -56,8 +56,8 @@ lint: install-dev ## Check formatting and lint with ruff
 # collectstatic first: the deployment checks then judge the files the server will serve
 # (bespin.W001/W002). Without a SECRET_KEY, a random one as long as production's should be.
 build: install ## collectstatic, then Django's checks with the deployment ones (run with production's settings)
-	SECRET_KEY=$${SECRET_KEY:-collectstatic-only} $(PY) manage.py collectstatic --noinput -v0
-	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} $(PY) manage.py check --deploy
+	BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-collectstatic-only} $(PY) manage.py collectstatic --noinput -v0
+	BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} $(PY) manage.py check --deploy
 
 bench: install-dev ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
 	$(PY) bench/run.py $(if $(QUICK),--quick)

@@ -28,6 +28,9 @@ from bespin.lib import asyncdb
 from bespin.tasks import TaskOptions
 from bespin.testing import tasks as testing_tasks
 from bespin.testing.processes import ROOT, SETPRIV, Processes, process_env, wait_for
+
+# The processes the tests start (manage.py, run.sh) never read a developer's .env.dev.
+os.environ["BESPIN_ENV_FILE"] = ""
 from bespin.testing.signals import signal_handlers_kept
 from jobs import events, registry
 from jobs.execution.queue import QUEUE_NAME

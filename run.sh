@@ -5,6 +5,52 @@ cd "$(dirname "$0")"
 
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
+
+# The local environment file `make dev` writes once (.env.dev: DEBUG=1, a generated
+# SECRET_KEY, …), read as manage.py reads it (bespin/devenv.py): NAME=value lines, taken
+# literally, a later line winning over an earlier one; what the environment already sets
+# wins over the file. BESPIN_ENV_FILE= reads none.
+ENV_FILE=${BESPIN_ENV_FILE-.env.dev}
+declare -A FROM_ENV_FILE=()
+load_env_file() {
+  local line name
+  [ -n "$ENV_FILE" ] && [ -f "$ENV_FILE" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    [[ -z "${line//[[:space:]]/}" || "$line" =~ ^[[:space:]]*# ]] && continue
+    name=${line%%=*}
+    if [[ "$line" != *=* || ! "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+      echo "$ENV_FILE: expected NAME=value, not '$line'" >&2; exit 2
+    fi
+    if [ -z "${!name+x}" ] || [ -n "${FROM_ENV_FILE[$name]:-}" ]; then
+      export "$name=${line#*=}"
+      FROM_ENV_FILE[$name]=1
+    fi
+  done < "$ENV_FILE"
+}
+
+# Written once, by the first `make dev`; delete it to have it written again.
+write_env_file() {
+  [ -n "$ENV_FILE" ] && [ ! -e "$ENV_FILE" ] || return 0
+  local key
+  key=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
+  (umask 077 && cat > "$ENV_FILE" <<ENV
+# Bespin's development settings, written once by \`make dev\`. manage.py, run.sh and make read
+# them; a variable set in the environment wins. Never commit this file (git and Docker ignore
+# it). NAME=value lines, taken literally.
+DEBUG=1
+SECRET_KEY=$key
+# Callbacks to a receiver on this machine.
+BESPIN_CALLBACK_ALLOW_PRIVATE=1
+# Your apps of tasks, comma-separated (the example app's tasks beside the built-ins).
+BESPIN_APPS=examples.reports
+ENV
+  )
+  echo "wrote $ENV_FILE (development settings and a new SECRET_KEY; git ignores it)"
+}
+
+# Only Bespin's own processes read it: compose and clean never do, so `make docker` takes
+# nothing from a development checkout's file.
+case "${1:-}" in dev|serve) load_env_file ;; esac
 PORT=${PORT:-8000}
 
 # What runs Bespin, from its lock (as `make install`).
@@ -31,7 +77,14 @@ ensure_venv() {
 # Either way this script returns only once neither is running (make returns after it). Only
 # SIGKILL of this script itself, which nothing can trap, leaves the children behind.
 dev() {
+  # Before anything else: a server already on the port would only fail after the banner.
+  if (: <>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "port $PORT is in use on this machine (another Bespin, or another server): stop it, or choose another port: make dev PORT=8001" >&2
+    exit 1
+  fi
   ensure_venv
+  write_env_file
+  load_env_file
   export DEBUG=${DEBUG:-1}
   # Callbacks to a receiver on this machine, and links in their bodies to this server.
   export BESPIN_CALLBACK_ALLOW_PRIVATE=${BESPIN_CALLBACK_ALLOW_PRIVATE:-1}
@@ -44,16 +97,27 @@ dev() {
   DEV_PIDS=()
   DEV_SIGNALS=0
   DEV_STATUS=0
-  trap 'dev_signal 2' INT
-  trap 'dev_signal 15' TERM
-  trap 'dev_signal 1' HUP
-  dev_start ./run.sh serve
-  dev_start "$PY" manage.py rqworker default
-  sleep 1
+  trap dev_signal INT TERM HUP
+  # The server and the worker start again when Python code (and, for the server, a
+  # template) changes: bespin/reloader.py. BESPIN_RELOAD=0 runs them plainly.
+  if [ "${BESPIN_RELOAD:-1}" = 0 ]; then
+    dev_start ./run.sh serve
+    dev_start "$PY" manage.py rqworker default
+  else
+    dev_start "$PY" -m bespin.reloader --ext py,html --label server -- ./run.sh serve
+    dev_start "$PY" -m bespin.reloader --ext py --label worker -- "$PY" manage.py rqworker default
+  fi
+  # The banner once the server answers on the port (or a process has exited: see below).
+  local probe=${HOST:-127.0.0.1}
+  [ "$probe" != 0.0.0.0 ] || probe=127.0.0.1
+  while [ "$DEV_SIGNALS" = 0 ] && dev_all_running && ! (: <>"/dev/tcp/$probe/$PORT") 2>/dev/null; do
+    sleep 0.2
+  done
   if [ "$DEV_SIGNALS" = 0 ]; then
     echo
     echo "Bespin is running at http://localhost:$PORT/  (API http://localhost:$PORT/api/, admin http://localhost:$PORT/admin/)"
     echo "Ctrl-C stops the server and the worker (once the running job ends; twice: at once)."
+    [ "${BESPIN_RELOAD:-1}" = 0 ] || echo "Both start again when Python code changes (BESPIN_RELOAD=0: never)."
     # Until one of them exits or a signal arrives (a trapped signal ends `wait` early).
     wait -n "${DEV_PIDS[@]}"
     if [ "$DEV_SIGNALS" = 0 ]; then
@@ -73,6 +137,11 @@ dev() {
   exit "$DEV_STATUS"
 }
 
+dev_all_running() {
+  local pid
+  for pid in "${DEV_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
+}
+
 # Start "$@" in the background, in a session (and process group) of its own, under its own
 # pid: Python's setsid() then exec, as util-linux's setsid does where it exists.
 dev_start() {
@@ -82,9 +151,10 @@ dev_start() {
   [ "$DEV_SIGNALS" = 0 ] || kill -TERM "$!" 2>/dev/null
 }
 
+# A stop asked for by a signal is a clean one: the script then ends with status 0 (make
+# prints no error), unless a process had already exited by itself.
 dev_signal() {
   DEV_SIGNALS=$((DEV_SIGNALS + 1))
-  [ "$DEV_STATUS" != 0 ] || DEV_STATUS=$((128 + $1))
   if [ "$DEV_SIGNALS" = 1 ]; then
     echo; echo "stopping Bespin: the worker finishes its running job (Ctrl-C again: stop at once)" >&2
     kill -TERM "${DEV_PIDS[@]}" 2>/dev/null
@@ -117,6 +187,18 @@ serve() {
   esac
 }
 
+usage() {
+  cat <<'USAGE'
+Usage: ./run.sh COMMAND
+  dev           create .venv, set up the database, run Daphne and one worker (Ctrl-C stops both; twice: at once)
+  serve         run the ASGI server only (Daphne, or uvicorn with BESPIN_SERVER=uvicorn), as containers do
+  docker        run PostgreSQL, Redis, the server and a worker with Docker Compose
+  clean         remove the virtualenv, caches and collected static files
+  docker-clean  stop and remove the Compose containers and volumes
+  help          show this message
+USAGE
+}
+
 compose() {
   if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
 }
@@ -128,15 +210,6 @@ case "${1:-help}" in
   clean) rm -rf "$VENV" staticfiles .pytest_cache .ruff_cache .hypothesis; find . -name __pycache__ -prune -exec rm -rf {} + ;;
   # Compose reads the whole file, SECRET_KEY's "must be set" included, even to take it down.
   docker-clean) SECRET_KEY=${SECRET_KEY:-unused-by-compose-down} compose down --volumes --remove-orphans ;;
-  help|*)
-    cat <<'USAGE'
-Usage: ./run.sh COMMAND
-  dev           create .venv, set up the database, run Daphne and one worker (Ctrl-C stops both; twice: at once)
-  serve         run the ASGI server only (Daphne, or uvicorn with BESPIN_SERVER=uvicorn), as containers do
-  docker        run PostgreSQL, Redis, the server and a worker with Docker Compose
-  clean         remove the virtualenv, caches and collected static files
-  docker-clean  stop and remove the Compose containers and volumes
-  help          show this message
-USAGE
-    ;;
+  help) usage ;;
+  *) usage >&2; echo "unknown command: $1" >&2; exit 2 ;;
 esac

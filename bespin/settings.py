@@ -16,7 +16,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (make dev sets DEBUG=1)")
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (`make dev` writes both into .env.dev)")
     # Development only: a fixed key so sessions survive a restart of `make dev`.
     SECRET_KEY = "bespin-development-key-not-for-production"
 

@@ -17,6 +17,8 @@ urlpatterns = [
     re_path(r"^api/ws(?:/jobs)?/?$", errors.websocket_only),
     path("api/", include("callbacks.urls")),
     path("", include("ops.urls")),
+    # Nothing else under /api/: a JSON 404, DEBUG or not (any other path is the dashboard's).
+    re_path(r"^api/(?P<rest>.*)$", errors.api_not_found),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("webhooks/", include("webhooks.dashboard_urls")),

@@ -4,7 +4,8 @@ DRF's own shape differs per exception (`{"detail": …}`, `{"length": […]}`); 
 Bespin get one reason string to show and, for bad input, the per-field messages.
 """
 
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from rest_framework import exceptions
@@ -80,3 +81,19 @@ def websocket_only(request):
         status=426,
         headers={"Upgrade": "websocket"},
     )
+
+
+@csrf_exempt  # an unknown path: nothing to protect, and a POST gets the same JSON 404
+def api_not_found(request, rest: str = ""):
+    """Any other path under /api/: the JSON 404 also with DEBUG on, where Django would answer
+    its HTML page instead of `handler404`. A path that lacks only its trailing slash is
+    redirected, as APPEND_SLASH would have (this catch-all leaves it nothing to redirect)."""
+    if request.method in ("GET", "HEAD") and not request.path.endswith("/"):
+        try:
+            match = resolve(request.path_info + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(request.path + "/" + (f"?{query}" if query else ""))
+    return JsonResponse({"error": "not found"}, status=404)

@@ -7,6 +7,7 @@ first user whose password is printed once.
 
 import secrets
 
+import psycopg
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,19 +34,24 @@ class Command(BaseCommand):
             self.ensure_first_user()
 
     def ensure_database(self) -> None:
-        name = connection.settings_dict["NAME"]
+        """Create the database if it is missing. One plain connection to the server's
+        `postgres` database, with a short timeout, asks first: an unreachable server is then
+        one clear line, not the pool's retries and Django's fallback warnings before it."""
+        settings_dict = connection.settings_dict
+        name = settings_dict["NAME"]
+        params = {key: value for key, value in connection.get_connection_params().items()
+                  if key not in ("dbname", "pool", "context", "cursor_factory", "prepare_threshold")}  # fmt: skip
         try:
-            # Django's maintenance connection goes to the `postgres` database on the same server.
-            with connection._nodb_cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-                if cursor.fetchone() is None:
-                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-                    self.stdout.write(f"created database {name}")
-        except Exception as exc:
+            server = psycopg.connect(**params, dbname="postgres", connect_timeout=3, autocommit=True)
+        except psycopg.Error as exc:
             raise CommandError(
-                f"PostgreSQL is not reachable at DATABASE_URL ({type(exc).__name__}): start it, e.g. "
+                f"PostgreSQL is not reachable at DATABASE_URL ({_first_line(exc)}): start it, e.g. "
                 "`pg_ctlcluster $(ls /etc/postgresql) main start` or `docker compose up -d db`"
             ) from None
+        with server:
+            if server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+                server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                self.stdout.write(f"created database {name}")
 
     def check_redis(self) -> None:
         try:
@@ -65,3 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"created the first user: {FIRST_USER} / {password}  (shown once; change it in /admin/)")
         )
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
