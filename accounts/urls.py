@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import signin
+from accounts import signin, views
 
 # Included under "accounts/".
 urlpatterns = [
@@ -11,4 +11,6 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api-access/", views.api_access, name="api-access"),
+    path("api-access/<slug:section>", views.change_access, name="api-access-change"),
 ]

@@ -221,6 +221,8 @@ if IPV6_PREFIX > 128:
 # counted atomically in Redis; 0 turns a cap off.
 THROTTLE_ANON = env_rate("BESPIN_THROTTLE_ANON", "120/min")
 THROTTLE_USER = env_rate("BESPIN_THROTTLE_USER", "1200/min")
+# Changes a signed-in user makes to their API token and callback secret on the API access page.
+THROTTLE_CREDENTIALS = env_rate("BESPIN_THROTTLE_CREDENTIALS", "30/h")
 ANON_CREATE = env_bool("BESPIN_ANON_CREATE", True)
 ANON_MAX_UNFINISHED = env_int("BESPIN_ANON_MAX_UNFINISHED", 20, minimum=0)
 USER_MAX_UNFINISHED = env_int("BESPIN_USER_MAX_UNFINISHED", 10_000, minimum=0)

@@ -35,7 +35,7 @@ PUBLIC_PAGES = [
     ("/api/", "text/html"),  # the browsable API
     ("/api/docs/", "text/html"),
 ]
-SIGNED_IN_PAGES = ["/", "/jobs/", "/webhooks/", "/admin/"]
+SIGNED_IN_PAGES = ["/", "/jobs/", "/webhooks/", "/accounts/api-access/", "/admin/"]
 ICO_MAGIC = b"\x00\x00\x01\x00"
 
 
