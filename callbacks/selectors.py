@@ -15,6 +15,11 @@ def has_callback_secret(user) -> bool:
     return user is not None and user.pk is not None and CallbackSecret.objects.filter(user_id=user.pk).exists()
 
 
+def secret_of(user) -> CallbackSecret | None:
+    """The user's callback secret row (still encrypted), or None."""
+    return CallbackSecret.objects.filter(user_id=user.pk).first()
+
+
 @lru_cache(maxsize=4096)
 def _decrypt(ciphertext: str) -> str | None:
     # Fernet costs tens of microseconds a call; a sender signs thousands a second with a few secrets.
