@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.urls import reverse
+from django.utils.html import format_html
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -103,10 +105,14 @@ def timing_from(data) -> dict:
 
 
 def _callback_input(kind: str, value: str = "", error: str = "") -> ParamInput:
+    # Safe HTML (the template escapes every other hint): a link to the page that makes the secret.
+    hint = format_html(
+        "When the job ends, Bespin POSTs it here, signed with your callback secret "
+        '(create one on the <a href="{}">API access</a> page).',
+        reverse("api-access"),
+    )
     return ParamInput(
-        name=CALLBACK_FIELD, id=f"{kind}-{CALLBACK_FIELD}", label="Callback URL (optional)", type="url",
-        hint="When the job ends, Bespin POSTs it here, signed with your callback secret "
-        "(create one with POST /api/me/callback-secret).",
+        name=CALLBACK_FIELD, id=f"{kind}-{CALLBACK_FIELD}", label="Callback URL (optional)", type="url", hint=hint,
         value=value, error=error,
     )  # fmt: skip
 

@@ -44,6 +44,12 @@ def test_each_task_has_a_form_with_a_labelled_input_per_parameter(signed_in, set
     assert "code only" in tasks_page  # examples.reports' rebuild_index: not offered
 
 
+def test_the_callback_hint_links_the_page_where_the_secret_is_made(signed_in):
+    page = _task_page(signed_in, "sleep")
+    api_access = reverse("api-access")
+    assert f'(create one on the <a href="{api_access}">API access</a> page).</p>' in page
+
+
 def test_a_new_task_gets_its_form(signed_in, register_task):
     register_task(tasks.echo, "echo")
     page = _task_page(signed_in, "echo")
