@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.limits import CredentialChanges
 from bespin.lib.schema import SIGNED_IN, ErrorSerializer
 from callbacks import selectors, services
 from callbacks.serializers import CallbackLogSerializer, SecretSerializer
@@ -40,7 +41,10 @@ class JobCallbacks(APIView):
 
 class CallbackSecretView(APIView):
     """Create your callback signing secret, or rotate it: the answer shows it this once. After
-    a rotation the replaced secret still signs for 24 hours (a second signature)."""
+    a rotation the replaced secret still signs for 24 hours (a second signature). Counted, with
+    the API access page's changes, against BESPIN_THROTTLE_CREDENTIALS."""
+
+    throttle_classes = [CredentialChanges]
 
     @extend_schema(
         operation_id="me_callback_secret",
@@ -50,6 +54,7 @@ class CallbackSecretView(APIView):
             200: OpenApiResponse(
                 SecretSerializer, "a new secret; the replaced one signs too until previous_valid_until"
             ),
+            429: OpenApiResponse(ErrorSerializer, "over BESPIN_THROTTLE_CREDENTIALS: changes to your credentials"),
         },
         parameters=[
             OpenApiParameter(

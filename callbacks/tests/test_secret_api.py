@@ -40,3 +40,13 @@ def test_a_token_works_too(api, owner):
     token = Token.objects.create(user=owner)
     response = api.post(URL, HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 201
+
+
+def test_rotations_through_the_api_count_with_the_pages_against_the_credentials_limit(api, owner, settings, redis_conn):
+    settings.THROTTLE_CREDENTIALS = "2/h"
+    api.force_authenticate(owner)
+    assert [api.post(URL).status_code for _ in range(2)] == [201, 200]
+    secret = selectors.signing_secrets(user_ids=[owner.pk])[owner.pk]
+    refused = api.post(URL)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert selectors.signing_secrets(user_ids=[owner.pk])[owner.pk] == secret  # nothing changed
