@@ -1,4 +1,15 @@
-"""`GET /api/health`: database, Redis, channel layer and live workers."""
+"""Health, in three depths, each for its reader:
+
+- `GET /api/health/live`, liveness: the process serves requests. Checks nothing else and
+  costs no I/O, so an orchestrator restarts only a server that is stuck, never every server
+  because PostgreSQL or Redis is away.
+- `GET /api/health/ready`, readiness: PostgreSQL and Redis answer (a `SELECT 1` and a
+  `PING`, one round trip each). A server that cannot reach them is taken out of the load
+  balancer's rotation until it can.
+- `GET /api/health`, the operator's: the same, plus the channel layer (a publish through it)
+  and live workers (one read of the heartbeats' sorted set). 503 when no worker is alive,
+  which is a fault to page on, not a reason to restart a server.
+"""
 
 import time
 
@@ -41,6 +52,7 @@ CHECKS = {
     "channel_layer": _check_channel_layer,
     "workers": _check_workers,
 }
+READY = ("database", "redis")
 
 
 class CheckSerializer(serializers.Serializer):
@@ -55,6 +67,26 @@ class HealthSerializer(serializers.Serializer):
     error = serializers.CharField(required=False, help_text="the failing parts, when one is")
 
 
+def _checked(request, names) -> Response:
+    checks, failing = {}, []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            detail, ok = CHECKS[name](), True
+        except Exception as exc:
+            detail, ok = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, False
+            failing.append(name)
+        checks[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    if not request.user.is_staff:
+        # Exception texts can name hosts and users: the failing part is enough for others.
+        for name in failing:
+            checks[name]["detail"] = "failing"
+    body = {"status": "failing" if failing else "ok", "checks": checks}
+    if failing:
+        body["error"] = "failing: " + ", ".join(f"{name} ({checks[name]['detail']})" for name in failing)
+    return Response(body, status=503 if failing else 200)
+
+
 class Health(APIView):
     """Database, Redis, channel layer and live workers; 503 naming the failing part."""
 
@@ -63,20 +95,31 @@ class Health(APIView):
         responses={200: HealthSerializer, 503: OpenApiResponse(HealthSerializer, "a part is failing")},
     )
     def get(self, request):
-        checks, failing = {}, []
-        for name, check in CHECKS.items():
-            started = time.perf_counter()
-            try:
-                detail, ok = check(), True
-            except Exception as exc:
-                detail, ok = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, False
-                failing.append(name)
-            checks[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
-        if not request.user.is_staff:
-            # Exception texts can name hosts and users: the failing part is enough for others.
-            for name in failing:
-                checks[name]["detail"] = "failing"
-        body = {"status": "failing" if failing else "ok", "checks": checks}
-        if failing:
-            body["error"] = "failing: " + ", ".join(f"{name} ({checks[name]['detail']})" for name in failing)
-        return Response(body, status=503 if failing else 200)
+        return _checked(request, CHECKS)
+
+
+class Ready(APIView):
+    """Readiness: PostgreSQL and Redis answer; 503 naming the one that does not."""
+
+    @extend_schema(
+        operation_id="health_ready",
+        responses={200: HealthSerializer, 503: OpenApiResponse(HealthSerializer, "PostgreSQL or Redis is failing")},
+    )
+    def get(self, request):
+        return _checked(request, READY)
+
+
+class LiveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+
+class Live(APIView):
+    """Liveness: this process answers. Nothing else is checked."""
+
+    # No session or token is looked up: the answer is the same for everyone.
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(operation_id="health_live", responses={200: LiveSerializer}, auth=[])
+    def get(self, request):
+        return Response({"status": "ok"})

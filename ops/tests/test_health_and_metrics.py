@@ -32,20 +32,37 @@ def test_health_is_200_with_a_live_worker(api, redis_conn):
     assert response.json()["checks"]["workers"]["detail"] == "1 live"
 
 
-def test_health_names_redis_when_it_is_down(tmp_path):
+def test_with_no_worker_alive_the_server_is_live_and_ready_and_only_the_full_health_fails(api):
+    # A probe on /api/health would restart every healthy server while the workers are away.
+    assert api.get("/api/health").status_code == 503
+    assert (api.get("/api/health/live").status_code, api.get("/api/health/live").json()) == (200, {"status": "ok"})
+    ready = api.get("/api/health/ready")
+    assert ready.status_code == 200
+    assert {name: check["ok"] for name, check in ready.json()["checks"].items()} == {"database": True, "redis": True}
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=20) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.load(refused)
+
+
+def test_with_redis_down_a_real_server_is_live_but_not_ready_and_health_names_redis(tmp_path):
     port = free_port()  # nothing listens there
     processes = Processes(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0")
     try:
         base = processes.web()
-        with pytest.raises(urllib.error.HTTPError) as answer:
-            urllib.request.urlopen(f"http://{base}/api/health", timeout=20)
+        health, ready, live = (_get(f"http://{base}/api/health{path}") for path in ("", "/ready", "/live"))
     finally:
         processes.stop_all()
-    assert answer.value.code == 503
-    body = json.load(answer.value)
-    assert "redis (" in body["error"]
-    assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["redis"]["ok"] is False
+    assert health[0] == 503
+    assert "redis (" in health[1]["error"]
+    assert health[1]["checks"]["database"]["ok"] is True
+    assert health[1]["checks"]["redis"]["ok"] is False
+    assert ready[0] == 503 and ready[1]["error"] == "failing: redis (failing)"
+    assert live == (200, {"status": "ok"})
 
 
 METRICS_TOKEN = "metrics-token-for-tests"
