@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 TEST_ENV := BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON= BESPIN_APPS=examples.reports
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev lock dev test lint build bench clean docker docker-clean browser compose
+.PHONY: help install install-dev lock dev test lint build bench clean docker docker-clean browser compose ha
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -47,7 +47,11 @@ compose: ## Install Debian's docker-compose, which checks docker-compose.yml in 
 	@command -v docker-compose >/dev/null || { echo "installing docker-compose (checks the compose file)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
 
-test: install-dev browser compose ## Run the whole test suite against the local PostgreSQL and Redis
+ha: ## Install Debian's redis-sentinel and pgbouncer, which the failover and pooler tests start (once)
+	@{ command -v redis-sentinel && test -x /usr/sbin/pgbouncer; } >/dev/null || { echo "installing redis-sentinel and pgbouncer (failover and pooler tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-sentinel pgbouncer >/dev/null; }
+
+test: install-dev browser compose ha ## Run the whole test suite against the local PostgreSQL and Redis
 	$(TEST_ENV) $(PY) -m pytest $(ARGS)
 
 lint: install-dev ## Check formatting and lint with ruff

@@ -60,6 +60,8 @@ def _static_names() -> set[str]:
 # publisher (jobs.events) connects with.
 HOST_TUNING = {"socket_timeout", "socket_connect_timeout", "socket_keepalive", "max_connections",
                "health_check_interval", "retry_on_timeout"}  # fmt: skip
+# The one host of Redis behind Sentinel, as the settings make it from REDIS_SENTINELS.
+SENTINEL_HOST = {"sentinels", "master_name", "sentinel_kwargs", "db", "username", "password"}
 
 
 @register()
@@ -82,11 +84,14 @@ def check_channel_layer(app_configs, **kwargs):
                 id="bespin.E002",
             )
         )
-    for host in layer.get("CONFIG", {}).get("hosts") or []:
+    hosts = layer.get("CONFIG", {}).get("hosts") or []
+    for host in hosts:
         if not (
             isinstance(host, str)
             or (isinstance(host, dict) and "address" in host and host.keys() - {"address"} <= HOST_TUNING)
-        ):
+            or (len(hosts) == 1 and isinstance(host, dict) and host.get("sentinels") == settings.REDIS_SENTINELS
+                and host.keys() - SENTINEL_HOST <= HOST_TUNING)
+        ):  # fmt: skip
             errors.append(
                 Error(
                     f"a host of CHANNEL_LAYERS['default'] must be a Redis URL, or a dict of an 'address' URL "

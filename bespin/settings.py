@@ -2,7 +2,7 @@
 
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -10,6 +10,15 @@ from django.core.exceptions import ImproperlyConfigured
 from bespin.env import env_bool, env_duration, env_int, env_int_map, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _host_port(name: str, entry: str) -> tuple[str, int]:
+    host, colon, port = entry.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise ImproperlyConfigured(f"{name}: expected host:port entries separated by commas, not {entry!r}")
+    return host.strip("[]"), int(port)
+
+
 VERSION = "1.0.0"
 
 DEBUG = env_bool("DEBUG", False)
@@ -135,11 +144,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
 _redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0").split("/")[0]
+# Redis behind Sentinel: every client (queues, channel layer, cache, limits, heartbeats,
+# locks) asks these sentinels for the master of REDIS_SENTINEL_MASTER, and asks again when it
+# fails over. REDIS_URL then gives only the database number and the master's credentials
+# (its host is not used); REDIS_SENTINEL_PASSWORD is the sentinels' own, if they have one.
+REDIS_SENTINELS = [_host_port("REDIS_SENTINELS", entry) for entry in env_list("REDIS_SENTINELS", [])]
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
+REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD", "") or None
+_redis_auth = {"db": int(_redis_db), "username": unquote(urlsplit(REDIS_URL).username or "") or None,
+               "password": unquote(urlsplit(REDIS_URL).password or "") or None}  # fmt: skip
+# How the sentinels themselves are reached: short timeouts, as a sentinel that does not
+# answer is skipped for the next.
+_sentinel_kwargs = {"password": REDIS_SENTINEL_PASSWORD, "socket_timeout": 1, "socket_connect_timeout": 1}
 
 CACHES = {
-    # Shared by every server so that throttling counts a client once, whichever server it hits.
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
 }
+if REDIS_SENTINELS:
+    CACHES["default"]["OPTIONS"] = {"pool_class": "bespin.lib.redis.SentinelCachePool"}
 
 CHANNEL_LAYERS = {
     "default": {
@@ -154,7 +176,21 @@ CHANNEL_LAYERS = {
             # A read timeout longer than any wait, and a pool that waits rather than raising
             # (redis-py 8 caps a pool at 100 connections by default).
             "hosts": [
-                {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5, "max_connections": 2000}
+                {
+                    **(
+                        {
+                            "sentinels": REDIS_SENTINELS,
+                            "master_name": REDIS_SENTINEL_MASTER,
+                            "sentinel_kwargs": _sentinel_kwargs,
+                            **_redis_auth,
+                        }
+                        if REDIS_SENTINELS
+                        else {"address": REDIS_URL}
+                    ),
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                    "max_connections": 2000,
+                }  # fmt: skip
             ],
             # Pub/sub channels are shared by every database of a Redis server: the database
             # number keeps two Bespins on one server (make dev and the tests) apart.
@@ -165,11 +201,13 @@ CHANNEL_LAYERS = {
 
 # One queue per job priority. A worker started on `default` (`manage.py rqworker default`, as
 # deployments run it) serves all three, high first (jobs.execution.worker.BespinWorker).
-RQ_QUEUES = {
-    "high": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
-    "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
-    "low": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
-}
+_rq_connection = (
+    {"SENTINELS": REDIS_SENTINELS, "MASTER_NAME": REDIS_SENTINEL_MASTER, "SENTINEL_KWARGS": _sentinel_kwargs,
+     "DB": _redis_auth["db"], "USERNAME": _redis_auth["username"], "PASSWORD": _redis_auth["password"]}
+    if REDIS_SENTINELS
+    else {"URL": REDIS_URL}
+)  # fmt: skip
+RQ_QUEUES = {name: {**_rq_connection, "DEFAULT_TIMEOUT": 600} for name in ("high", "default", "low")}
 RQ = {"WORKER_CLASS": "jobs.execution.worker.BespinWorker"}
 
 AUTH_PASSWORD_VALIDATORS = [

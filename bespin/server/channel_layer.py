@@ -32,6 +32,7 @@ from channels_redis.pubsub import (
     _wrap_close,
     decode_hosts,
 )
+from django.conf import settings
 
 log = logging.getLogger("bespin.http")
 
@@ -100,6 +101,8 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
         for group, message in messages.items():
             channel = f"{prefix}__group__{group}"  # RedisPubSubLoopLayer._get_group_channel_name
             host = hosts[_consistent_hash(channel, len(hosts))]
-            # A URL in every host: Bespin's settings give one, and a system check holds it.
-            by_address.setdefault(host["address"], []).append((channel, self.serialize(message)))
+            # A URL in every host, or the one host of Redis behind Sentinel, which REDIS_URL
+            # names (bespin.lib.redis): Bespin's settings give one, and a system check holds it.
+            address = host.get("address") or settings.REDIS_URL
+            by_address.setdefault(address, []).append((channel, self.serialize(message)))
         return by_address

@@ -16,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from psycopg import sql
 
+from bespin.lib.redis import client_for
+
 FIRST_USER = "admin"
 
 
@@ -55,10 +57,11 @@ class Command(BaseCommand):
 
     def check_redis(self) -> None:
         try:
-            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+            client_for(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
         except redis.RedisError as exc:
+            where = f"through the sentinels {settings.REDIS_SENTINELS}" if settings.REDIS_SENTINELS else "at"
             raise CommandError(
-                f"Redis is not reachable at {settings.REDIS_URL} ({type(exc).__name__}): start it, e.g. "
+                f"Redis is not reachable {where} {settings.REDIS_URL} ({type(exc).__name__}): start it, e.g. "
                 "`redis-server --daemonize yes` or `docker compose up -d redis`"
             ) from None
 
