@@ -140,6 +140,20 @@ if env_bool("BESPIN_DB_POOL", True):
         # While PostgreSQL is down, a request waits this long for a connection, then gets 503.
         "timeout": 5,
     }
+# PgBouncer in transaction mode: DATABASE_URL is the pooler and DATABASE_DIRECT_URL the
+# server itself, for what needs a session of its own: migrations (`manage.py migrate` takes
+# it) and the callbacks' LISTEN. Through the pooler, no server-side cursor (it would outlive
+# the transaction that holds the server connection) and no prepared statement (Django's
+# default; Bespin's async reads are told too).
+DATABASE_DIRECT_URL = env_str("DATABASE_DIRECT_URL", "")
+SESSION_DATABASE = "default"
+if DATABASE_DIRECT_URL:
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["direct"] = dj_database_url.parse(DATABASE_DIRECT_URL, conn_max_age=0, conn_health_checks=False)
+    DATABASES["direct"]["TEST"] = {"MIRROR": "default"}
+    if DATABASES["direct"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_DIRECT_URL must point at PostgreSQL (postgres://…)")
+    SESSION_DATABASE = "direct"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")

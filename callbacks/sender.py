@@ -265,8 +265,9 @@ class Sender:
 
 def _listen_params() -> dict:
     # Django's own connection settings; a connection of its own, outside Django's pool: it
-    # stays open as long as the worker, doing nothing but wait.
-    params = connections["default"].get_connection_params()
+    # stays open as long as the worker, doing nothing but wait. LISTEN belongs to a session:
+    # straight to PostgreSQL when the rest goes through PgBouncer (DATABASE_DIRECT_URL).
+    params = connections[settings.SESSION_DATABASE].get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
     return params

@@ -14,6 +14,7 @@ PostgreSQL is back.
 import asyncio
 
 import psycopg
+from django.conf import settings
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
@@ -32,6 +33,10 @@ def _connection_params() -> dict:
     # Django's cursor class and adapters are for its own synchronous connections.
     for name in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(name, None)
+    if settings.DATABASE_DIRECT_URL:
+        # Through PgBouncer in transaction mode a statement prepared on one server connection
+        # is unknown to the next: psycopg then prepares none.
+        params["prepare_threshold"] = None
     return {**params, "autocommit": True}
 
 

@@ -77,6 +77,8 @@ class Processes:
         self.env = process_env(**env)
         self.running: list[subprocess.Popen] = []
         self.count = 0
+        # Run after every process has stopped (stop_all): what a helper left to clean up.
+        self.cleanups: list = []
 
     def start(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
         self.count += 1
@@ -168,6 +170,8 @@ class Processes:
 
     def stop_all(self) -> None:
         self.stop(*self.running)
+        while self.cleanups:
+            self.cleanups.pop()()
 
     def log_of(self, process) -> str:
         return Path(process.log_path).read_text(errors="replace")
