@@ -182,9 +182,11 @@ def _timeline(job: Job) -> list[Step]:
     if job.is_final:
         duration = f"after {job.duration:.2f} s" if job.duration is not None else "before it started"
         steps.append(Step(job.get_status_display(), job.finished_at, duration, "done"))
+    elif job.status == JobStatus.RUNNING:
+        # No percentage here: the progress bar above moves live, a note in the timeline would not.
+        steps.append(Step("Finished", None, "in progress", "current"))
     else:
-        note = f"{job.progress}% done" if job.status == JobStatus.RUNNING else ""
-        steps.append(Step("Finished", None, note, "current" if job.status == JobStatus.RUNNING else "waiting"))
+        steps.append(Step("Finished", None, "", "waiting"))
     return steps
 
 

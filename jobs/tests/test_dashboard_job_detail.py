@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from jobs.dashboard import views
 from jobs.models import Job
+from jobs.services import lifecycle
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,17 @@ def test_a_running_job_shows_its_progress_bar(client, owner, make_job):
     page = _page(client, job)
     assert '<span class="progress" data-progress>' in page
     assert f'data-stream="/api/ws/jobs?job_id={job.id}"' in page
+
+
+def test_a_running_jobs_progress_is_shown_once_by_the_bar_and_not_repeated_in_the_timeline(client, owner, make_job):
+    job = make_job(owner=owner, state="running")
+    assert lifecycle.set_progress(job=job, percent=20)
+    client.force_login(owner)
+    page = _page(client, job)
+    bar = r'<progress max="100" value="20"[^>]*>20%</progress>\s*<span class="pct" data-progress-text>20%</span>'
+    assert re.search(bar, page)
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S).group(1)
+    assert "Finished" in timeline and "%" not in timeline
 
 
 def test_a_failed_job_shows_its_error_and_can_be_retried(client, owner, make_job):
