@@ -2,6 +2,8 @@
 with its next and last runs, the jobs it started, a form to change it and a delete button.
 A user sees their own schedules (staff: every one); anyone else's is a 404."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -47,6 +49,8 @@ def create_schedule(request):
 def _render_detail(request, schedule, form: ScheduleForm, *, status: int = 200):
     context = {
         "schedule": schedule,
+        # As the API and the form take them: JSON, not Python's repr.
+        "params": json.dumps(schedule.params, sort_keys=True, ensure_ascii=False),
         "upcoming": selectors.upcoming_ticks(schedule),
         "jobs": selectors.jobs_started_by(schedule, limit=STARTED_SHOWN),
         "started_shown": STARTED_SHOWN,

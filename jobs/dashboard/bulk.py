@@ -42,6 +42,7 @@ def bulk_action(request):
             return redirect(_back(request))
         question = f"Cancel the {len(ids)} selected job{'s' if len(ids) != 1 else ''}?"
         note = "Scheduled, pending and running jobs are cancelled; finished ones are left as they are."
+        answer = "Yes, cancel it" if len(ids) == 1 else "Yes, cancel them"
         kind = ""
     elif action == RETRY_FAILED:
         ids = []
@@ -49,12 +50,13 @@ def bulk_action(request):
         count = selectors.count_jobs(request.user, status=JobStatus.FAILED, kind=kind or None)
         question = f"Retry all {count:,} failed {kind + ' ' if kind else ''}job{'s' if count != 1 else ''}?"
         note = f"Each runs again as a new attempt; at most {bulk.MAX_JOBS:,} at once, oldest first."
+        answer = "Yes, retry it" if count == 1 else "Yes, retry them"
     else:
         messages.error(request, "Nothing changed: unknown action.")
         return redirect(_back(request))
     if request.POST.get("confirmed") != "1":
         context = {"action": action, "ids": ids, "kind": kind, "question": question, "note": note,
-                   "back": _back(request)}  # fmt: skip
+                   "answer": answer, "back": _back(request)}  # fmt: skip
         return render(request, "jobs/bulk_confirm.html", context)
     if action == CANCEL_SELECTED:
         result = bulk.cancel_jobs(jobs=selectors.jobs_visible_to(request.user), ids=ids)

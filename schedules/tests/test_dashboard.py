@@ -2,6 +2,8 @@
 job later or at a priority, see scheduled jobs with their time, manage schedules, cancel
 selected jobs and retry every failed one after a confirmation."""
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -87,6 +89,14 @@ def test_schedules_are_made_seen_changed_and_deleted_from_their_pages(signed_in,
     assert not Schedule.objects.exists() and Job.objects.get(id=job.id).schedule_id is None
 
 
+def test_a_schedules_page_shows_its_parameters_as_json(signed_in, owner):
+    schedule = services.create_schedule(owner=owner, name="five", cron="0 * * * *", type="random_text",
+                                        params={"length": 5})  # fmt: skip
+    page = html.unescape(_page(signed_in.get(reverse("schedule-detail", args=[schedule.id]))))
+    assert '<code>random_text</code> with <code>{"length": 5}</code>' in page
+    assert "{'length': 5}" not in page
+
+
 def test_a_bad_cron_expression_is_shown_beside_its_input(signed_in):
     response = signed_in.post(
         reverse("schedule-create"), {"name": "x", "cron": "61 * * * *", "timezone": "Nowhere", "type": "sleep",
@@ -118,6 +128,27 @@ def test_cancel_selected_asks_first_then_cancels_only_those(signed_in, owner, ma
                           follow=True)  # fmt: skip
     assert "Cancelled 1 job." in _page(done)
     assert [Job.objects.get(id=j.id).status for j in (chosen, other)] == ["cancelled", "pending"]
+
+
+@pytest.mark.parametrize("selected", [1, 2])
+def test_the_cancel_confirmation_answers_in_the_number_it_asks_in(signed_in, owner, make_job, selected):
+    ids = [str(make_job(owner=owner).id) for _ in range(selected)]
+    page = _page(signed_in.post(reverse("jobs-bulk"), {"action": "cancel", "ids": ids}))
+    question, answer = {1: ("Cancel the 1 selected job?", "Yes, cancel it"),
+                        2: ("Cancel the 2 selected jobs?", "Yes, cancel them")}[selected]  # fmt: skip
+    assert question in page
+    assert re.findall(r'<button type="submit"[^>]*>([^<]+)</button>', page)[-1] == answer
+
+
+@pytest.mark.parametrize("failed", [1, 2])
+def test_the_retry_confirmation_answers_in_the_number_it_asks_in(signed_in, owner, make_job, failed):
+    for _ in range(failed):
+        make_job(owner=owner, state="failed")
+    page = _page(signed_in.post(reverse("jobs-bulk"), {"action": "retry-failed"}))
+    question, answer = {1: ("Retry all 1 failed job?", "Yes, retry it"),
+                        2: ("Retry all 2 failed jobs?", "Yes, retry them")}[failed]  # fmt: skip
+    assert question in page
+    assert re.findall(r'<button type="submit"[^>]*>([^<]+)</button>', page)[-1] == answer
 
 
 def test_cancel_with_nothing_selected_changes_nothing(signed_in, owner, make_job):
