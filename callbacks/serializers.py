@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from callbacks.models import CallbackAttempt, CallbackDelivery
+from callbacks.models import CallbackAttempt, CallbackDelivery, DeliveryState
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -15,11 +15,22 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class DeliverySerializer(serializers.ModelSerializer):
+    next_attempt_at = serializers.DateTimeField(
+        allow_null=True, help_text="when it is tried next; null once it is delivered, failed or gone"
+    )
+
     class Meta:
         model = CallbackDelivery
         fields = ["webhook_id", "job_attempt", "job_status", "url", "state", "attempts", "next_attempt_at",
                   "created_at", "finished_at"]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.state != DeliveryState.PENDING:
+            # The column keeps the last claim's end, which is no attempt to come.
+            data["next_attempt_at"] = None
+        return data
 
 
 class CallbackLogSerializer(serializers.Serializer):
