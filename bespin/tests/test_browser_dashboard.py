@@ -8,16 +8,17 @@ the pages at both widths).
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from bespin.testing.processes import Processes, free_port, wait_for
+from bespin.testing.browser import PHONE, WAIT_MS, job_row, wait_for_status
+from callbacks import services as callbacks
 from jobs import registry
 from jobs.models import Job, JobStatus
 from jobs.services import creation, lifecycle
@@ -27,74 +28,6 @@ from webhooks.tests.signing import bespin_headers, body_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-WAIT_MS = 15_000
-
-
-class LiveSystem:
-    """Daphne and one worker as processes; the web server can be stopped and started again
-    on the same port, as a deploy or crash would."""
-
-    def __init__(self, logs: Path):
-        # DEBUG serves /static/ from the source tree (WhiteNoise's finders); without it the
-        # hashed-name storage would need `collectstatic` first. The tests' SECRET_KEY, so that
-        # webhook secrets the tests store (encrypted with a key derived from it) verify.
-        self.processes = Processes(logs, DEBUG="1", SECRET_KEY=settings.SECRET_KEY)
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.web = None
-
-    def start(self) -> None:
-        self.processes.worker()
-        self.start_web()
-
-    def start_web(self) -> None:
-        self.processes.web(self.port)
-        self.web = self.processes.running[-1]
-
-    def stop_web(self) -> None:
-        self.processes.stop(self.web)
-
-    def stop(self) -> None:
-        self.processes.stop_all()
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup, tmp_path_factory):
-    system = LiveSystem(tmp_path_factory.mktemp("live"))
-    try:
-        system.start()
-        yield system
-    finally:
-        system.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # No skip when Chromium is missing: `make test` installs it, and a missing browser must
-    # fail loudly rather than pass quietly.
-    # Playwright's sync API keeps an event loop running in this thread between its calls;
-    # Django's guard takes that for an async context and refuses the tests' (synchronous)
-    # ORM calls. Lift the guard while the browser is open, as Playwright's docs advise.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
@@ -103,42 +36,6 @@ def shots(tmp_path_factory) -> Path:
         if os.environ.get("BESPIN_SCREENSHOTS")
         else tmp_path_factory.mktemp("shots")
     )
-
-
-@pytest.fixture
-def open_page(browser, live):
-    """open_page(user=None, password=..., javascript=True, viewport=DESKTOP): a page of a new
-    browser context, signed in through the sign-in form when a user is given."""
-    contexts = []
-    if live.web.poll() is not None:  # an earlier test stopped it and failed before restarting
-        live.start_web()
-
-    def open_(user=None, password="", javascript=True, viewport=DESKTOP):
-        context = browser.new_context(base_url=live.base, java_script_enabled=javascript, viewport=viewport)
-        context.set_default_timeout(WAIT_MS)
-        context.grant_permissions(["clipboard-read", "clipboard-write"])
-        contexts.append(context)
-        page = context.new_page()
-        if user is not None:
-            page.goto("/accounts/login/")
-            page.get_by_label("Username").fill(user.username)
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def owner_page(open_page, owner):
-    return open_page(owner, "owner-password-1")
-
-
-def _row(page, job):
-    return page.locator(f'tr[data-job-id="{job.id}"]')
 
 
 def _mark_page(page) -> None:
@@ -160,12 +57,6 @@ def _start_from_form(page, kind: str, **values) -> Job:
     return Job.objects.order_by("-created_at").first()
 
 
-def _wait_for_status(job: Job, status: str, timeout: float = 15) -> Job:
-    wait_for(lambda: Job.objects.get(id=job.id).status == status, timeout, message=f"job {job.id} to be {status}")
-    job.refresh_from_db()
-    return job
-
-
 def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_page, owner, shots):
     page = open_page()
     page.goto("/accounts/login/")
@@ -176,9 +67,9 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
     # that the next jobs wait in the queue and two of them can be failed by hand.
     done = [creation.create_job(kind="random_text", params={"length": 20 + i}, owner=owner) for i in range(6)]
     for job in done:
-        _wait_for_status(job, JobStatus.COMPLETED)
+        wait_for_status(job, JobStatus.COMPLETED)
     long_job = creation.create_job(kind="sleep", params={"seconds": 30}, owner=owner)
-    _wait_for_status(long_job, JobStatus.RUNNING)
+    wait_for_status(long_job, JobStatus.RUNNING)
     waiting = [creation.create_job(kind="random_text", params={"length": 5}, owner=owner) for _ in range(4)]
     for job, error in zip(waiting[2:], ["upstream answered 503", "ValueError: bad input"], strict=True):
         lifecycle.fail_job(job=lifecycle.start_job(job_id=job.id, worker_name="worker-7"), error=error)
@@ -193,11 +84,11 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
     expect(page.locator(".chart").first).to_contain_text("8 finished in the last hour")
     expect(page.locator(".chart").nth(1)).to_contain_text("25% in the last hour (2 of 8 failed)")
     expect(page.locator("[data-workers]")).to_have_text("1")
-    expect(_row(page, long_job).locator("progress")).to_be_visible()
+    expect(job_row(page, long_job).locator("progress")).to_be_visible()
     page.screenshot(path=shots / "overview.png", full_page=True)
 
     page.goto("/jobs/")
-    expect(_row(page, long_job).locator("[data-status]")).to_have_text("Running")
+    expect(job_row(page, long_job).locator("[data-status]")).to_have_text("Running")
     page.screenshot(path=shots / "jobs.png", full_page=True)
     phone = open_page(owner, "owner-password-1", viewport=PHONE)
     expect(phone.locator("[data-live-indicator]")).to_have_text("Live")
@@ -220,7 +111,7 @@ def test_a_job_started_from_the_form_reaches_completed_in_its_row_and_on_its_pag
     page = owner_page
     job = _start_from_form(page, "sleep", seconds=1.5)
     _mark_page(page)
-    row = _row(page, job)
+    row = job_row(page, job)
     expect(row.locator("[data-status]")).to_have_text("Running")
     expect(row.locator("progress")).to_be_visible()
     expect(row.locator("[data-status]")).to_have_text("Completed")
@@ -259,7 +150,7 @@ def test_a_bad_value_is_shown_beside_its_input(owner_page, shots):
 def test_tasks_their_pages_and_schedules_are_shown_with_their_figures(owner_page, owner, shots):
     page = owner_page
     finished = _start_from_form(page, "random_text", length=5)
-    _wait_for_status(finished, "completed")
+    wait_for_status(finished, "completed")
     schedules.create_schedule(owner=owner, name="nightly report", cron="0 3 * * *", timezone="Europe/Berlin",
                               type="examples.reports.tasks.send_report", params={"pages": 2})  # fmt: skip
     page.goto("/tasks/")
@@ -274,6 +165,30 @@ def test_tasks_their_pages_and_schedules_are_shown_with_their_figures(owner_page
     page.goto("/schedules/")
     expect(page.get_by_text("nightly report")).to_be_visible()
     page.screenshot(path=shots / "schedules.png", full_page=True)
+    page.get_by_role("link", name="nightly report").click()
+    expect(page.get_by_role("heading", name="Schedule nightly report")).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text('send_report with {"pages": 2, "period": "week"}')
+    page.screenshot(path=shots / "schedule.png", full_page=True)
+
+
+def test_a_jobs_page_follows_its_callback_until_it_is_delivered(owner_page, owner, receiver, settings, shots):
+    settings.CALLBACK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
+    hooks = receiver("--fail-first", "1", secrets=[callbacks.rotate_callback_secret(user=owner).secret])
+    job = creation.create_job(kind="sleep", params={"seconds": 1}, owner=owner, callback_url=hooks.url())
+    page = owner_page
+    page.goto(f"/jobs/{job.id}")
+    _mark_page(page)
+    expect(page.locator(".big-status [data-status]")).to_have_text("Completed")
+    heading = page.locator(".callback-delivery h3")
+    # The first attempt is answered 500; the next, seconds later, delivers it.
+    expect(heading).to_have_text(re.compile(r"which completed: (Waiting to be sent|Being sent|To be sent again)$"))
+    expect(heading).to_have_text("Callback of job attempt 1, which completed: Delivered", timeout=WAIT_MS)
+    box = page.locator('[data-region="callbacks"]')
+    expect(box).to_contain_text("2 attempts made · delivered at")
+    expect(box).not_to_contain_text("next attempt")
+    expect(box.locator(".callback-attempts tbody tr")).to_have_count(2)
+    assert _still_marked(page), "the job page reloaded instead of following its callback"
+    box.screenshot(path=shots / "job-callbacks.png")
 
 
 def test_a_sleep_job_is_cancelled_from_its_page(owner_page, shots):
@@ -301,15 +216,15 @@ def test_after_a_server_restart_the_page_reconnects_and_catches_up(owner_page, o
     expect(indicator).to_contain_text("Offline, reconnecting")
     # Made while no server can tell the page: only the catch-up after reconnecting shows it.
     missed = creation.create_job(kind="random_text", params={"length": 7}, owner=owner)
-    _wait_for_status(missed, JobStatus.COMPLETED)
+    wait_for_status(missed, JobStatus.COMPLETED)
     live.start_web()
 
     expect(indicator).to_have_text("Live", timeout=30_000)
-    expect(_row(page, missed).locator("[data-status]")).to_have_text("Completed")
+    expect(job_row(page, missed).locator("[data-status]")).to_have_text("Completed")
     assert _still_marked(page), "the page reloaded instead of catching up"
     # And the new connection carries the next change live again.
     after = creation.create_job(kind="sleep", params={"seconds": 0.5}, owner=owner)
-    expect(_row(page, after).locator("[data-status]")).to_have_text("Completed")
+    expect(job_row(page, after).locator("[data-status]")).to_have_text("Completed")
 
 
 def test_without_javascript_every_page_works_as_forms_and_links(open_page, owner):
@@ -318,7 +233,7 @@ def test_without_javascript_every_page_works_as_forms_and_links(open_page, owner
     expect(page.get_by_text("Reload the page to see changes.")).to_be_visible()
     job = _start_from_form(page, "random_text", length=5)
     page.get_by_role("link", name=str(job.id)[:8]).first.click()
-    _wait_for_status(job, JobStatus.COMPLETED)
+    wait_for_status(job, JobStatus.COMPLETED)
     page.reload()
     expect(page.locator(".big-status [data-status]")).to_have_text("Completed")
     assert len(page.locator("#result").inner_text().split(" ")) == 5
