@@ -2,8 +2,9 @@
 a worker started as processes on the test database.
 
 Set BESPIN_SCREENSHOTS=docs/screenshots to refresh the screenshots of the README and
-docs/dashboard.md; otherwise they go to a temporary directory (taking them still exercises
-the pages at both widths).
+docs/dashboard.md, and their manifest.json (bespin/testing/screenshots.py); otherwise they go
+to a temporary directory (taking them still exercises the pages at both widths). The last
+test fails when the docs show a screenshot that none of these takes.
 """
 
 import json
@@ -17,7 +18,9 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
+from bespin.testing import screenshots
 from bespin.testing.browser import PHONE, WAIT_MS, job_row, wait_for_status
+from bespin.testing.screenshots import Camera
 from callbacks import services as callbacks
 from jobs import registry
 from jobs.models import Job, JobStatus
@@ -30,12 +33,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    return (
+def shots(tmp_path_factory):
+    camera = Camera(
         Path(os.environ["BESPIN_SCREENSHOTS"])
         if os.environ.get("BESPIN_SCREENSHOTS")
         else tmp_path_factory.mktemp("shots")
     )
+    yield camera
+    camera.save()
 
 
 def _mark_page(page) -> None:
@@ -60,7 +65,7 @@ def _start_from_form(page, kind: str, **values) -> Job:
 def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_page, owner, shots):
     page = open_page()
     page.goto("/accounts/login/")
-    page.screenshot(path=shots / "sign-in.png")
+    shots.take(page, "sign-in.png", template="registration/login.html")
     page = open_page(owner, "owner-password-1")
 
     # Some history for the charts, then one long job that keeps the only worker busy, so
@@ -85,17 +90,17 @@ def test_signing_in_shows_the_overview_whose_counts_follow_the_jobs_live(open_pa
     expect(page.locator(".chart").nth(1)).to_contain_text("25% in the last hour (2 of 8 failed)")
     expect(page.locator("[data-workers]")).to_have_text("1")
     expect(job_row(page, long_job).locator("progress")).to_be_visible()
-    page.screenshot(path=shots / "overview.png", full_page=True)
+    shots.take(page, "overview.png", template="jobs/overview.html", full_page=True)
 
     page.goto("/jobs/")
     expect(job_row(page, long_job).locator("[data-status]")).to_have_text("Running")
-    page.screenshot(path=shots / "jobs.png", full_page=True)
+    shots.take(page, "jobs.png", template="jobs/list.html", full_page=True)
     phone = open_page(owner, "owner-password-1", viewport=PHONE)
     expect(phone.locator("[data-live-indicator]")).to_have_text("Live")
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
-    phone.screenshot(path=shots / "overview-phone.png", full_page=True)
+    shots.take(phone, "overview-phone.png", template="jobs/overview.html", full_page=True)
     phone.goto("/jobs/")
-    phone.screenshot(path=shots / "jobs-phone.png")
+    shots.take(phone, "jobs-phone.png", template="jobs/list.html")
 
     page.goto("/")
     _mark_page(page)
@@ -129,7 +134,7 @@ def test_a_job_started_from_the_form_reaches_completed_in_its_row_and_on_its_pag
     assert _still_marked(page), "the job page reloaded instead of updating in place"
     page.get_by_role("button", name="Copy result").click()
     expect(page.locator("[data-copy-status]")).to_have_text(["Copied."])
-    page.screenshot(path=shots / "job-detail.png", full_page=True)
+    shots.take(page, "job-detail.png", template="jobs/detail.html", full_page=True)
 
 
 def test_a_bad_value_is_shown_beside_its_input(owner_page, shots):
@@ -144,7 +149,7 @@ def test_a_bad_value_is_shown_beside_its_input(owner_page, shots):
         "Ensure this value is greater than or equal to 1. Number of words; at least 1 and at most 100,000"
     )
     assert Job.objects.count() == 0
-    page.locator(".kind-forms").screenshot(path=shots / "start-form-error.png")
+    shots.take(page.locator(".kind-forms"), "start-form-error.png", template="jobs/task.html")
 
 
 def test_tasks_their_pages_and_schedules_are_shown_with_their_figures(owner_page, owner, shots):
@@ -157,18 +162,18 @@ def test_tasks_their_pages_and_schedules_are_shown_with_their_figures(owner_page
     rows = page.locator("tr[data-task]")
     expect(rows).to_have_count(len(registry.registered()))
     expect(page.locator('tr[data-task="examples.reports.tasks.rebuild_index"]')).to_contain_text("code only")
-    page.screenshot(path=shots / "tasks.png", full_page=True)
+    shots.take(page, "tasks.png", template="jobs/tasks.html", full_page=True)
     page.get_by_role("link", name="examples.reports.tasks.send_report").click()
     expect(page.get_by_role("heading", name="Task examples.reports.tasks.send_report")).to_be_visible()
     expect(page.locator(".kind-form")).to_be_visible()
-    page.screenshot(path=shots / "task.png", full_page=True)
+    shots.take(page, "task.png", template="jobs/task.html", full_page=True)
     page.goto("/schedules/")
     expect(page.get_by_text("nightly report")).to_be_visible()
-    page.screenshot(path=shots / "schedules.png", full_page=True)
+    shots.take(page, "schedules.png", template="schedules/list.html", full_page=True)
     page.get_by_role("link", name="nightly report").click()
     expect(page.get_by_role("heading", name="Schedule nightly report")).to_be_visible()
     expect(page.locator(".facts")).to_contain_text('send_report with {"pages": 2, "period": "week"}')
-    page.screenshot(path=shots / "schedule.png", full_page=True)
+    shots.take(page, "schedule.png", template="schedules/detail.html", full_page=True)
 
 
 def test_a_jobs_page_follows_its_callback_until_it_is_delivered(owner_page, owner, receiver, settings, shots):
@@ -188,7 +193,7 @@ def test_a_jobs_page_follows_its_callback_until_it_is_delivered(owner_page, owne
     expect(box).not_to_contain_text("next attempt")
     expect(box.locator(".callback-attempts tbody tr")).to_have_count(2)
     assert _still_marked(page), "the job page reloaded instead of following its callback"
-    box.screenshot(path=shots / "job-callbacks.png")
+    shots.take(box, "job-callbacks.png", template="jobs/detail.html")
 
 
 def test_a_sleep_job_is_cancelled_from_its_page(owner_page, shots):
@@ -286,7 +291,7 @@ def test_staff_see_a_webhook_receipt_its_payload_as_text_and_the_job_it_started(
     page.get_by_role("link", name="Webhooks").click()
     row = page.locator(f'tr[data-receipt-id="{accepted["id"]}"]')
     expect(row).to_contain_text("build.finished")
-    page.screenshot(path=shots / "webhooks.png", full_page=True)
+    shots.take(page, "webhooks.png", template="webhooks/receipts.html", full_page=True)
     row.get_by_role("link").first.click()
 
     expect(page.get_by_role("heading", name="Webhook build.finished")).to_be_visible()
@@ -295,7 +300,7 @@ def test_staff_see_a_webhook_receipt_its_payload_as_text_and_the_job_it_started(
     expect(page.locator(".headers")).to_contain_text("ci-bot/2.1")
     job_link = page.get_by_role("link", name=f"random_text job {accepted['job_id'][:8]}")
     expect(page.locator("dd [data-status]")).to_have_text("Completed")  # the worker ran it already, or soon
-    page.screenshot(path=shots / "webhook-receipt.png", full_page=True)
+    shots.take(page, "webhook-receipt.png", template="webhooks/receipt_detail.html", full_page=True)
     job_link.click()
     expect(page.locator(".big-status [data-status]")).to_have_text("Completed")
     assert len(page.locator("#result").inner_text().split(" ")) == 12
@@ -307,4 +312,10 @@ def test_staff_see_a_webhook_receipt_its_payload_as_text_and_the_job_it_started(
     card.locator("summary").first.click()
     expect(card.locator("details pre.payload")).to_contain_text("<script>window.__bespinPwned = true</script>")
     assert page.evaluate("window.__bespinPwned") is None
-    page.screenshot(path=shots / "webhook-sources.png", full_page=True)
+    shots.take(page, "webhook-sources.png", template="webhooks/sources.html", full_page=True)
+
+
+def test_every_screenshot_the_docs_show_is_taken_here(shots):
+    # Last in this module: by now every test above has taken its screenshots.
+    missing = sorted(set(screenshots.referenced()) - set(shots.taken))
+    assert not missing, f"README.md or docs/*.md show {missing}, which no browser test here takes"
