@@ -104,10 +104,10 @@ def workloads() -> list[dict]:
 def containers() -> list[tuple[str, dict]]:
     """(workload name, container) of every container the workloads run, init containers too."""
     return [
-        (workload["metadata"]["name"], container)
+        (workload["metadata"]["name"], c)
         for workload in workloads()
         for field in ("initContainers", "containers")
-        for container in workload["spec"]["template"]["spec"].get(field, [])
+        for c in workload["spec"]["template"]["spec"].get(field, [])
     ]
 
 
@@ -187,10 +187,10 @@ def bespin_view(env: dict[str, str]) -> dict:
     return json.loads(result.stdout)
 
 
-# The variables Bespin reads, from its source: what the typed readers of bespin/env.py,
-# os.environ and os.getenv are asked for, in every module that runs in a server or a worker,
-# and what run.sh (which starts the server) reads.
-READERS = {"env_str", "env_bool", "env_int", "env_list", "env_duration", "env_rate", "env_int_map", "getenv"}
+# The variables Bespin reads, from its source: what os.environ and os.getenv are asked for,
+# directly or through a function that hands them its first parameter (bespin/env.py's typed
+# readers, the settings' own helpers), in every module that runs in a server or a worker; and
+# what run.sh, which starts the server, reads.
 PACKAGES = ("bespin", "accounts", "jobs", "schedules", "webhooks", "callbacks", "ops")
 
 
@@ -209,29 +209,21 @@ def _reads(call: ast.Call, readers: set[str]) -> bool:
     return False
 
 
-def _names_read_in(tree: ast.Module) -> set[str]:
-    readers = set(READERS)
-    # A function that hands its first parameter to a reader is one too (settings' _seconds).
-    for function in ast.walk(tree):
-        if isinstance(function, ast.FunctionDef) and function.args.args:
-            parameter = function.args.args[0].arg
-            if any(
-                isinstance(call, ast.Call) and _reads(call, readers) and call.args
-                and isinstance(call.args[0], ast.Name) and call.args[0].id == parameter
-                for call in ast.walk(function)
-            ):  # fmt: skip
-                readers.add(function.name)
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _reads(node, readers) and node.args:
-            argument = node.args[0]
-        elif isinstance(node, ast.Subscript) and _is_environ(node.value):
-            argument = node.slice
-        else:
-            continue
-        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-            names.add(argument.value)
-    return names
+def _readers(trees: list[ast.Module]) -> set[str]:
+    readers = {"getenv"}
+    while True:
+        found = {
+            function.name
+            for tree in trees
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef) and function.args.args
+            for call in ast.walk(function)
+            if isinstance(call, ast.Call) and _reads(call, readers) and call.args
+            and isinstance(call.args[0], ast.Name) and call.args[0].id == function.args.args[0].arg
+        }  # fmt: skip
+        if found <= readers:
+            return readers
+        readers |= found
 
 
 @cache
@@ -242,7 +234,18 @@ def names_bespin_reads() -> frozenset[str]:
         for path in (ROOT / package).rglob("*.py")
         if not {"tests", "testing", "migrations"} & set(path.relative_to(ROOT).parts)
     ]
-    names = set().union(*(_names_read_in(ast.parse(path.read_text())) for path in paths))
+    trees = [ast.parse(path.read_text()) for path in paths]
+    readers = _readers(trees)
+    names = set()
+    for node in (node for tree in trees for node in ast.walk(tree)):
+        if isinstance(node, ast.Call) and _reads(node, readers) and node.args:
+            argument = node.args[0]
+        elif isinstance(node, ast.Subscript) and _is_environ(node.value):
+            argument = node.slice
+        else:
+            continue
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            names.add(argument.value)
     # ${NAME:-default}, ${NAME-default}, ${NAME:?message}: run.sh's reads of its environment.
     names |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):?[-?]", (ROOT / "run.sh").read_text()))
     return frozenset(names)
@@ -406,7 +409,8 @@ def test_every_variable_the_manifests_set_is_one_bespin_reads():
 def test_the_reading_of_the_source_finds_what_bespin_reads_and_nothing_else():
     read = names_bespin_reads()
     # Through the typed readers, a helper of the settings' own, os.environ and run.sh.
-    assert {"SECRET_KEY", "DEBUG", "BESPIN_JOB_RETENTION", "BESPIN_CALLBACK_TIMEOUT", "BESPIN_ENV_FILE"} <= read
+    assert {"SECRET_KEY", "DEBUG", "BESPIN_JOB_RETENTION", "BESPIN_MAX_CONCURRENCY", "BESPIN_CALLBACK_TIMEOUT"} <= read
+    assert {"BESPIN_ENV_FILE", "DJANGO_SETTINGS_MODULE"} <= read
     assert {"BESPIN_SERVER", "HOST"} <= read
     assert not {"SECRET_KEYS", "BESPIN_JOB_RETENTON", "VERSION", "INFO"} & read
 
