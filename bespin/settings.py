@@ -2,7 +2,7 @@
 
 import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -157,6 +157,13 @@ if DATABASE_DIRECT_URL:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://localhost:6379/0")
+# The Redis password apart from the URL (a Secret's key beside a ConfigMap's URL): used when
+# REDIS_URL carries none.
+if (_redis_password := env_str("REDIS_PASSWORD", "")) and not urlsplit(REDIS_URL).password:
+    _parts = urlsplit(REDIS_URL)
+    _user = quote(unquote(_parts.username or ""), safe="")
+    _host = _parts.netloc.rpartition("@")[2]
+    REDIS_URL = urlunsplit(_parts._replace(netloc=f"{_user}:{quote(_redis_password, safe='')}@{_host}"))
 _redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0").split("/")[0]
 # Redis behind Sentinel: every client (queues, channel layer, cache, limits, heartbeats,
 # locks) asks these sentinels for the master of REDIS_SENTINEL_MASTER, and asks again when it

@@ -148,3 +148,20 @@ def test_behind_a_tls_proxy_https_answers_carry_hsts_and_plain_http_is_still_ans
     assert cookie.startswith("csrftoken=") and "Secure" in cookie
     assert plain.status == 200 and plain.url == f"http://{base}/accounts/login/"
     assert "Strict-Transport-Security" not in plain.headers
+
+
+@pytest.mark.parametrize(
+    ("url", "password", "expected"),
+    [
+        ("redis://redis.internal:6379/2", "s3cret/@", "redis://:s3cret%2F%40@redis.internal:6379/2"),
+        ("redis://bespin@redis.internal:6379/2", "pw", "redis://bespin:pw@redis.internal:6379/2"),
+        ("redis://:in-url@redis.internal:6379/2", "other", "redis://:in-url@redis.internal:6379/2"),  # the URL's wins
+    ],
+)
+def test_redis_password_apart_from_the_url_reaches_every_client_through_redis_url(tmp_path, url, password, expected):
+    env = production_env(tmp_path, REDIS_URL=url, REDIS_PASSWORD=password, REDIS_SENTINELS="s1:26379,[::1]:26380")
+    found = settings_of(env, "REDIS_URL", "REDIS_SENTINELS", "RQ_QUEUES")
+    assert found["REDIS_URL"] == expected
+    assert found["REDIS_SENTINELS"] == [["s1", 26379], ["::1", 26380]]
+    # With sentinels, the queues' connections take the password as the rest do.
+    assert found["RQ_QUEUES"]["default"]["PASSWORD"] == expected.split("@")[0].rsplit(":", 1)[1].replace("%2F%40", "/@")
