@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 TEST_ENV := BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON= BESPIN_APPS=examples.reports
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev lock dev test lint build bench clean docker docker-clean browser compose ha
+.PHONY: help install install-dev lock dev test lint build bench soak clean docker docker-clean browser compose ha
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ build: install ## collectstatic, then Django's checks with the deployment ones (
 
 bench: install-dev ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
 	$(PY) bench/run.py $(if $(QUICK),--quick)
+
+soak: install-dev ha ## Three servers, four workers, Sentinel and a private PostgreSQL under a fault schedule for MINUTES (4); writes docs/BENCHMARKS.md
+	$(PY) bench/soak.py $(if $(MINUTES),--minutes $(MINUTES))
 
 clean: ## Remove the virtualenv, caches and collected static files
 	@./run.sh clean

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -86,6 +87,32 @@ def test_help_lists_the_commands(command):
     assert result.returncode == 0
     for name in ("dev", "docker", "clean", "docker-clean"):
         assert name in result.stdout
+
+
+def test_run_sh_refuses_an_unknown_command_with_its_usage_and_a_failing_status():
+    result = subprocess.run(["./run.sh", "bogus"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Usage: ./run.sh COMMAND" in result.stderr and "unknown command: bogus" in result.stderr
+
+
+def test_the_env_file_is_read_as_manage_py_reads_it_the_environment_and_later_lines_winning(tmp_path):
+    env_file = tmp_path / "dev.env"
+    env_file.write_text("# a comment\n\nBESPIN_SERVER=gunicorn\nPORT=1\nPORT=notaport\nDEBUG=1\n")
+    env = {"PATH": "/usr/bin:/bin", "BESPIN_ENV_FILE": str(env_file), "DEBUG": "0"}
+    # run.sh: the file's later PORT wins over its earlier one; the server named in it is refused.
+    result = subprocess.run(["./run.sh", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 2 and "not 'gunicorn'" in result.stderr
+    # manage.py: the same file, the environment winning (DEBUG=0 stays).
+    code = "import os; from bespin.devenv import load_env_file; load_env_file(); print(os.environ['PORT'], os.environ['DEBUG'])"  # noqa: E501
+    python = [sys.executable, "-c", code]
+    shown = subprocess.run(python, cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
+    assert shown.stdout.split() == ["notaport", "0"], shown.stderr
+    env_file.write_text("not a setting\n")
+    refused = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env
+    )
+    assert refused.returncode == 1 and "expected NAME=value" in refused.stderr
 
 
 def test_run_sh_refuses_an_unknown_server():

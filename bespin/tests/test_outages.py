@@ -3,63 +3,28 @@ creating jobs. Every answer is 201 or 503 (with Retry-After and the part that is
 WebSocket opened meanwhile is closed with 4503, the server recovers by itself, and no job
 that was answered 201 is lost."""
 
-import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import psycopg
 import pytest
 from django.db.models import Count
 from websockets.sync.client import connect
 
+from bespin.testing.postgres import PrivatePostgres
 from bespin.testing.processes import ROOT, Processes, free_port, wait_for
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENTS = 4
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of the test's own (as user postgres: initdb refuses root), so
-    that restarting it touches nothing else."""
-
-    def __init__(self):
-        self.bin = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1])
-        # Not under pytest's tmp_path, which only root may enter.
-        self.directory = Path(tempfile.mkdtemp(prefix="bespin-pg-"))
-        self.data, self.sockets = self.directory / "data", self.directory / "sockets"
-        self.port = free_port()
-        self.sockets.mkdir()
-        shutil.chown(self.directory, "postgres")
-        shutil.chown(self.sockets, "postgres")
-        self._as_postgres("initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
-        with psycopg.connect(self.url("postgres"), autocommit=True) as db:
-            db.execute("CREATE DATABASE bespin")
-
-    def _as_postgres(self, tool: str, *args) -> None:
-        command = ["runuser", "-u", "postgres", "--", str(self.bin / tool), *map(str, args)]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-
-    def url(self, name: str = "bespin") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres("pg_ctl", "-D", self.data, "-o", options, "-w", "-l", self.data / "log", "start")
-
-    def stop(self) -> None:
-        self._as_postgres("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
 
 @pytest.fixture
