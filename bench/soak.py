@@ -100,13 +100,14 @@ class Watchers:
     def _run(self) -> None:
         from websockets.sync.client import connect
 
-        turn = 0
+        turn, last = 0, None
         while not self.stop.is_set():
             created = self.clients.created()
-            if not created:
-                time.sleep(0.2)
+            if not created or created[-1] == last:
+                time.sleep(0.1)
                 continue
             job, turn = created[-1], turn + 1
+            last = job
             self.watched += 1
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not self.stop.is_set():
@@ -140,6 +141,7 @@ def main() -> int:
 
     postgres = PrivatePostgres()
     _setup_django(postgres.url())
+    from django.db import OperationalError, connection
     from rest_framework.authtoken.models import Token
 
     from bench import report
@@ -195,6 +197,7 @@ def main() -> int:
             postgres.stop()
             time.sleep(3)
             postgres.start()
+            connection.close()
 
         at(0.15, "a worker SIGKILLed, another started", kill_worker)
         at(0.35, "a server restarted", restart_server)
@@ -217,7 +220,11 @@ def main() -> int:
         created = clients.created()
 
         def unfinished() -> int:
-            return Job.objects.filter(id__in=created).exclude(status__in=FINAL).count()
+            try:
+                return Job.objects.filter(id__in=created).exclude(status__in=FINAL).count()
+            except OperationalError:  # this process's connection, from before PostgreSQL's restart
+                connection.close()
+                return -1
 
         try:
             wait_for(lambda: unfinished() == 0, 180, 1.0, "every job answered 201 to end")
