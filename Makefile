@@ -6,7 +6,8 @@ PYTHON ?= python3
 # Tests flush their Redis database: keep it apart from the one `make dev` uses (0). They
 # load the example app of your own tasks (examples/reports), as `make dev` does.
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
-# They never read .env.dev, the development settings `make dev` writes (neither does `make build`).
+# They never read .env.dev, the development settings `make dev` writes (`make build`'s
+# deployment checks refuse settings that came from it).
 TEST_ENV := BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-bespin-tests-only} REDIS_URL=$(TEST_REDIS_URL) BESPIN_THROTTLE_ANON= BESPIN_APPS=examples.reports
 
 .DEFAULT_GOAL := help
@@ -60,8 +61,8 @@ lint: install-dev ## Check formatting and lint with ruff
 # collectstatic first: the deployment checks then judge the files the server will serve
 # (bespin.W001/W002). Without a SECRET_KEY, a random one as long as production's should be.
 build: install ## collectstatic, then Django's checks with the deployment ones (run with production's settings)
-	BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-collectstatic-only} $(PY) manage.py collectstatic --noinput -v0
-	BESPIN_ENV_FILE= SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} $(PY) manage.py check --deploy
+	SECRET_KEY=$${SECRET_KEY:-collectstatic-only} $(PY) manage.py collectstatic --noinput -v0
+	SECRET_KEY=$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')} $(PY) manage.py check --deploy
 
 bench: install-dev ## Benchmarks beside raw RQ; writes docs/BENCHMARKS.md (QUICK=1 for a short run)
 	$(PY) bench/run.py $(if $(QUICK),--quick)

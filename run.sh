@@ -8,24 +8,35 @@ PY="$VENV/bin/python"
 
 # The local environment file `make dev` writes once (.env.dev: DEBUG=1, a generated
 # SECRET_KEY, …), read as manage.py reads it (bespin/devenv.py): NAME=value lines, taken
-# literally, a later line winning over an earlier one; what the environment already sets
-# wins over the file. BESPIN_ENV_FILE= reads none.
+# literally, a later line winning over an earlier one; a variable the environment already
+# exports wins over the file. BESPIN_ENV_FILE= reads none.
 ENV_FILE=${BESPIN_ENV_FILE-.env.dev}
-declare -A FROM_ENV_FILE=()
+FROM_ENV_FILE=" "  # the names set from the file, between spaces (bash 3 has no associative arrays)
 load_env_file() {
   local line name
   [ -n "$ENV_FILE" ] && [ -f "$ENV_FILE" ] || return 0
   while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%$'\r'}  # a file saved with CRLF
     [[ -z "${line//[[:space:]]/}" || "$line" =~ ^[[:space:]]*# ]] && continue
     name=${line%%=*}
     if [[ "$line" != *=* || ! "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
       echo "$ENV_FILE: expected NAME=value, not '$line'" >&2; exit 2
     fi
-    if [ -z "${!name+x}" ] || [ -n "${FROM_ENV_FILE[$name]:-}" ]; then
+    if [[ "$FROM_ENV_FILE" == *" $name "* ]] || ! exported "$name"; then
       export "$name=${line#*=}"
-      FROM_ENV_FILE[$name]=1
+      FROM_ENV_FILE="$FROM_ENV_FILE$name "
     fi
   done < "$ENV_FILE"
+  # For the deployment check that refuses it in production (bespin.E003).
+  export BESPIN_ENV_FILE_READ=$ENV_FILE
+}
+
+# Whether the environment this script was given exports NAME ($1).
+exported() {
+  local flags
+  flags=$(declare -p "$1" 2>/dev/null) || return 1
+  flags=${flags#declare -}
+  [[ "${flags%% *}" == *x* ]]
 }
 
 # Written once, by the first `make dev`; delete it to have it written again.
@@ -34,9 +45,10 @@ write_env_file() {
   local key
   key=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')
   (umask 077 && cat > "$ENV_FILE" <<ENV
-# Bespin's development settings, written once by \`make dev\`. manage.py, run.sh and make read
-# them; a variable set in the environment wins. Never commit this file (git and Docker ignore
-# it). NAME=value lines, taken literally.
+# Bespin's development settings, written once by \`make dev\`; manage.py and \`./run.sh dev\`
+# read them, and a variable set in the environment wins. For development only: never commit
+# this file (git and Docker ignore it), and never let production read it (check --deploy
+# refuses it). NAME=value lines, taken literally; a later line wins over an earlier one.
 DEBUG=1
 SECRET_KEY=$key
 # Callbacks to a receiver on this machine.
@@ -48,9 +60,9 @@ ENV
   echo "wrote $ENV_FILE (development settings and a new SECRET_KEY; git ignores it)"
 }
 
-# Only Bespin's own processes read it: compose and clean never do, so `make docker` takes
-# nothing from a development checkout's file.
-case "${1:-}" in dev|serve) load_env_file ;; esac
+# Only `dev` reads it, and passes it on to the server and the worker it starts: `serve`, as
+# production runs it, and compose (`make docker`) take nothing from a development checkout.
+[ "${1:-}" != dev ] || load_env_file
 PORT=${PORT:-8000}
 
 # What runs Bespin, from its lock (as `make install`).
@@ -78,7 +90,9 @@ ensure_venv() {
 # SIGKILL of this script itself, which nothing can trap, leaves the children behind.
 dev() {
   # Before anything else: a server already on the port would only fail after the banner.
-  if (: <>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  local probe=${HOST:-127.0.0.1}
+  [ "$probe" != 0.0.0.0 ] || probe=127.0.0.1
+  if (: <>"/dev/tcp/$probe/$PORT") 2>/dev/null; then
     echo "port $PORT is in use on this machine (another Bespin, or another server): stop it, or choose another port: make dev PORT=8001" >&2
     exit 1
   fi
@@ -107,24 +121,23 @@ dev() {
     dev_start "$PY" -m bespin.reloader --ext py,html --label server -- ./run.sh serve
     dev_start "$PY" -m bespin.reloader --ext py --label worker -- "$PY" manage.py rqworker default
   fi
-  # The banner once the server answers on the port (or a process has exited: see below).
-  local probe=${HOST:-127.0.0.1}
-  [ "$probe" != 0.0.0.0 ] || probe=127.0.0.1
+  # The banner once the server answers on the port; a process that exits first (the reloader
+  # too, when its first start fails) ends the wait, and `wait -n` below reports it.
   while [ "$DEV_SIGNALS" = 0 ] && dev_all_running && ! (: <>"/dev/tcp/$probe/$PORT") 2>/dev/null; do
     sleep 0.2
   done
-  if [ "$DEV_SIGNALS" = 0 ]; then
+  if [ "$DEV_SIGNALS" = 0 ] && dev_all_running; then
     echo
     echo "Bespin is running at http://localhost:$PORT/  (API http://localhost:$PORT/api/, admin http://localhost:$PORT/admin/)"
     echo "Ctrl-C stops the server and the worker (once the running job ends; twice: at once)."
     [ "${BESPIN_RELOAD:-1}" = 0 ] || echo "Both start again when Python code changes (BESPIN_RELOAD=0: never)."
     # Until one of them exits or a signal arrives (a trapped signal ends `wait` early).
     wait -n "${DEV_PIDS[@]}"
-    if [ "$DEV_SIGNALS" = 0 ]; then
-      echo "a Bespin process exited; stopping the other" >&2
-      DEV_STATUS=1
-      kill -TERM "${DEV_PIDS[@]}" 2>/dev/null
-    fi
+  fi
+  if [ "$DEV_SIGNALS" = 0 ]; then
+    echo "a Bespin process exited; stopping the other" >&2
+    DEV_STATUS=1
+    kill -TERM "${DEV_PIDS[@]}" 2>/dev/null
   fi
   # Until both have exited: `wait` returns early for each trapped signal, so wait again.
   while :; do

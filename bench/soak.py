@@ -140,6 +140,17 @@ def main() -> int:
     from bespin.testing.postgres import PrivatePostgres
 
     postgres = PrivatePostgres()
+    try:
+        return _soak(args, postgres, duration)
+    finally:
+        try:
+            postgres.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(postgres.directory, ignore_errors=True)
+
+
+def _soak(args, postgres, duration: float) -> int:
     _setup_django(postgres.url())
     from django.db import OperationalError, connection
     from rest_framework.authtoken.models import Token
@@ -281,11 +292,6 @@ def main() -> int:
         return 1 if lost or twice.get(UNSAFE) or other.get(500) else 0
     finally:
         processes.stop_all()
-        try:
-            postgres.stop()
-        except subprocess.CalledProcessError:
-            pass
-        shutil.rmtree(postgres.directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -100,3 +100,18 @@ def check_channel_layer(app_configs, **kwargs):
                 )
             )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_no_development_env_file(app_configs, **kwargs):
+    """Production reads its settings from its own environment, never from the .env.dev that
+    `make dev` writes (DEBUG=1, callbacks to private addresses allowed, a key nobody chose)."""
+    if not settings.ENV_FILE_READ:
+        return []
+    return [
+        Error(
+            f"settings were read from {settings.ENV_FILE_READ}, the development settings `make dev` writes; "
+            "in production remove it, or run with BESPIN_ENV_FILE= (empty) so that nothing reads it",
+            id="bespin.E003",
+        )
+    ]

@@ -3,8 +3,9 @@
 It holds development settings (DEBUG=1, a generated SECRET_KEY, the example app) so that
 `.venv/bin/python manage.py …` works in a fresh clone as the README shows. manage.py reads it
 here and run.sh reads it the same way; a variable already set in the environment wins.
-`BESPIN_ENV_FILE` names another file, or none when empty (the tests, `make build`). Git and
-Docker ignore the file: it never reaches a commit or an image.
+`BESPIN_ENV_FILE` names another file, or none when empty (the tests). Git and Docker ignore
+the file: it never reaches a commit or an image, and `manage.py check --deploy` (`make build`)
+refuses settings that came from it (bespin.E003).
 
 The format is one `NAME=value` a line, taken literally (no quotes, no expansion); blank
 lines and lines starting with `#` are skipped; of two lines for one name, the later wins (so
@@ -31,7 +32,8 @@ def load_env_file() -> Path | None:
     except FileNotFoundError:
         return None
     values = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")  # a file saved with CRLF reads as run.sh reads it
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, equals, value = line.partition("=")
@@ -40,4 +42,6 @@ def load_env_file() -> Path | None:
         values[name] = value
     for name, value in values.items():
         os.environ.setdefault(name, value)
+    # For the deployment check that refuses it in production (bespin.E003).
+    os.environ["BESPIN_ENV_FILE_READ"] = str(path)
     return path

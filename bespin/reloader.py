@@ -3,8 +3,10 @@ file of those extensions under the checkout changes. `make dev` runs the server 
 worker under it (BESPIN_RELOAD=0 turns it off).
 
 A change stops COMMAND as any stop does, with SIGTERM, and waits for it to end: the worker
-first finishes the job it is running. COMMAND ending by itself (a syntax error, say) is
-reported and started again at the next change. SIGTERM or SIGINT to this process is passed
+first finishes the job it is running. COMMAND ending by itself after a restart (a syntax
+error, say) is reported and started again at the next change; ending before any change (its
+first start failing, say) ends this process with its status, so that `make dev` says so
+rather than wait for a server that never comes. SIGTERM or SIGINT to this process is passed
 on as SIGTERM, and this process ends once COMMAND has, with status 0.
 """
 
@@ -42,12 +44,17 @@ def _say(label: str, message: str) -> None:
     print(f"[reload] {label}: {message}", file=sys.stderr, flush=True)
 
 
-def _start(command: list[str], label: str) -> subprocess.Popen:
+def _start(command: list[str], label: str, first: bool = False, stopped: threading.Event | None = None):
     child = subprocess.Popen(command)
 
     def report_exit():
         code = child.wait()
-        if not getattr(child, "stopping", False):
+        if getattr(child, "stopping", False):
+            return
+        if first:
+            child.failed_first = True
+            stopped.set()  # ends the watch: this process exits with the child's status
+        else:
             _say(label, f"exited with status {code}; it starts again at the next change")
 
     threading.Thread(target=report_exit, daemon=True).start()
@@ -75,16 +82,21 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    child = _start(options.command, label)
+    child = _start(options.command, label, first=True, stopped=stopped)
     watching = SourceFilter(options.ext.split(","))
     paths = _watched(tuple(watching.ignore_dirs) + ("staticfiles", "venv"))
     for changes in watch(*paths, watch_filter=watching, stop_event=stopped, raise_interrupt=False):
+        if getattr(child, "failed_first", False):
+            break
         changed = sorted(str(Path(path).relative_to(ROOT)) for _, path in changes)
         _say(label, f"{changed[0]}{' and others' if len(changed) > 1 else ''} changed: restarting")
         _stop(child)
         if stopped.is_set():
             break
         child = _start(options.command, label)
+    if getattr(child, "failed_first", False):
+        _say(label, f"exited with status {child.returncode}")
+        return child.returncode or 1
     _stop(child)
     return 0
 

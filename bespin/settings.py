@@ -6,6 +6,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from redis.connection import parse_url as parse_redis_url
 
 from bespin.env import env_bool, env_duration, env_int, env_int_map, env_list, env_rate, env_str
 
@@ -22,6 +23,8 @@ def _host_port(name: str, entry: str) -> tuple[str, int]:
 VERSION = "1.0.0"
 
 DEBUG = env_bool("DEBUG", False)
+# The development file (.env.dev) this process's settings came from, if any (bespin/devenv.py).
+ENV_FILE_READ = env_str("BESPIN_ENV_FILE_READ", "")
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
@@ -164,7 +167,12 @@ if (_redis_password := env_str("REDIS_PASSWORD", "")) and not urlsplit(REDIS_URL
     _user = quote(unquote(_parts.username or ""), safe="")
     _host = _parts.netloc.rpartition("@")[2]
     REDIS_URL = urlunsplit(_parts._replace(netloc=f"{_user}:{quote(_redis_password, safe='')}@{_host}"))
-_redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0").split("/")[0]
+try:
+    # As redis-py reads it (redis://, rediss://, unix://; the database from the path or ?db=).
+    _redis_parsed = parse_redis_url(REDIS_URL)
+except ValueError as error:
+    raise ImproperlyConfigured(f"REDIS_URL: {error}") from None
+_redis_db = str(_redis_parsed.get("db") or 0)
 # Redis behind Sentinel: every client (queues, channel layer, cache, limits, heartbeats,
 # locks) asks these sentinels for the master of REDIS_SENTINEL_MASTER, and asks again when it
 # fails over. REDIS_URL then gives only the database number and the master's credentials
@@ -172,8 +180,11 @@ _redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0").split("/")[0]
 REDIS_SENTINELS = [_host_port("REDIS_SENTINELS", entry) for entry in env_list("REDIS_SENTINELS", [])]
 REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
 REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD", "") or None
-_redis_auth = {"db": int(_redis_db), "username": unquote(urlsplit(REDIS_URL).username or "") or None,
-               "password": unquote(urlsplit(REDIS_URL).password or "") or None}  # fmt: skip
+_redis_auth = {
+    "db": int(_redis_db),
+    "username": _redis_parsed.get("username"),
+    "password": _redis_parsed.get("password"),
+}
 # How the sentinels themselves are reached: short timeouts, as a sentinel that does not
 # answer is skipped for the next.
 _sentinel_kwargs = {"password": REDIS_SENTINEL_PASSWORD, "socket_timeout": 1, "socket_connect_timeout": 1}

@@ -19,7 +19,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bespin.lib.redis import queue_client
+from bespin.lib.redis import counters_client
 from jobs import events, selectors
 
 
@@ -30,7 +30,9 @@ def _check_database() -> str:
 
 
 def _check_redis() -> str:
-    queue_client().ping()
+    # The short-timeout client: a Redis host gone silent (a machine lost, before Sentinel
+    # promotes another) fails the check in a second, never holds a server thread for minutes.
+    counters_client().ping()
     return "ok"
 
 

@@ -137,8 +137,10 @@ class Processes:
     def redis(self, port: int) -> subprocess.Popen:
         server = shutil.which("redis-server") or "/usr/bin/redis-server"
         process = self.start(
-            "redis", [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        )
+            "redis",
+            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.logs)],  # a replica's copy of the master lands there, not in the checkout
+        )  # fmt: skip
         wait_for(lambda: _port_open(port), 10, message="redis-server to listen")
         return process
 

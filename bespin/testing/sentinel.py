@@ -36,7 +36,7 @@ class SentinelRedis:
         self.servers[self.replica_port] = self.processes.start(
             "redis-replica",
             [server, "--port", str(self.replica_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--replicaof", "127.0.0.1", str(self.master_port)],
+             "--replicaof", "127.0.0.1", str(self.master_port), "--dir", str(self.folder)],
         )  # fmt: skip
         sentinel = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
         for port in self.sentinel_ports:

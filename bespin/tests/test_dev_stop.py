@@ -2,7 +2,7 @@
 Ctrl-C, leaves neither running once it returns, and ends with status 0 after a stop it was
 asked for (make then prints no error). Most tests run it without the code reloader
 (BESPIN_RELOAD=0), whose processes sit between run.sh and the server and the worker; those
-marked `reload` run it as `make dev` does by default.
+started with `reload=True` run it as `make dev` does by default.
 
 What the tests start runs in a session of its own, as a terminal's foreground job would, and
 they send SIGINT to its whole process group, as the terminal does on Ctrl-C.

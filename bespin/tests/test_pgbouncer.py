@@ -98,7 +98,9 @@ def test_jobs_callbacks_schedules_and_webhooks_work_through_pgbouncer_in_transac
                  30, 0.1, "the callback to be delivered")  # fmt: skip
         assert any(job["id"].encode() in received for received in Receiver.received)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %%'")
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %%' AND datname = current_database()"
+            )
             listening = {pid for (pid,) in cursor.fetchall()}
         assert listening and not listening & server_pids(processes.env["DATABASE_URL"])
 

@@ -66,6 +66,16 @@ def test_deploy_checks_pass_under_the_documented_production_settings(collected):
     assert "no issues" in result.stdout
 
 
+def test_deploy_checks_refuse_settings_read_from_the_development_env_file(collected, tmp_path):
+    # A production checkout where `make dev` once ran: its .env.dev must not go unnoticed,
+    # even when it sets nothing the environment does not already set.
+    env_file = tmp_path / ".env.dev"
+    env_file.write_text("BESPIN_APPS=examples.reports\n")
+    result = manage(production_env(collected, BESPIN_ENV_FILE=str(env_file)), "check", "--deploy")
+    assert result.returncode != 0
+    assert "(bespin.E003)" in result.stderr and str(env_file) in result.stderr
+
+
 def test_deploy_checks_warn_when_the_static_files_were_not_collected(tmp_path):
     result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode != 0

@@ -29,10 +29,15 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pytest
 from django.conf import settings
 from django.core.management import get_commands
 
 from bespin.testing.processes import ROOT, free_port, wait_for
+
+# Two `make dev` starts, a fresh database migrated, every block, a reload: more than the
+# suite's 120 s on a slow machine; each wait below has its own bound and message.
+pytestmark = pytest.mark.timeout(600)
 
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)

@@ -34,10 +34,10 @@ def sentinel_settings(tmp_path, settings, monkeypatch):
         bespin_redis._client.cache_clear()
         yield redis
     finally:
+        processes.stop_all()
         monkeypatch.undo()
         importlib.reload(bespin_settings)
         bespin_redis._client.cache_clear()
-        processes.stop_all()
 
 
 def test_every_redis_client_reaches_the_master_through_the_sentinels(sentinel_settings, settings):
@@ -69,5 +69,10 @@ def test_every_redis_client_reaches_the_master_through_the_sentinels(sentinel_se
         await pool.disconnect()
 
     asyncio.run(async_and_layer())
-    # The layer's one host passes Bespin's check, and its publications go to REDIS_URL's client.
+    # The layer's one host passes Bespin's check, and its publications go to REDIS_URL's
+    # client (jobs.events publishes them on the queue's pipeline or publish_client(REDIS_URL)).
     assert [error.id for error in run_checks() if error.id.startswith("bespin.E")] == []
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert list(layer.publications({"some-group": {"type": "x"}})) == [settings.REDIS_URL]

@@ -5,6 +5,7 @@ it), creates the database when it is missing, migrates, and on an empty database
 first user whose password is printed once.
 """
 
+import re
 import secrets
 
 import psycopg
@@ -60,8 +61,9 @@ class Command(BaseCommand):
             client_for(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
         except redis.RedisError as exc:
             where = f"through the sentinels {settings.REDIS_SENTINELS}" if settings.REDIS_SENTINELS else "at"
+            shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", settings.REDIS_URL)  # never the password
             raise CommandError(
-                f"Redis is not reachable {where} {settings.REDIS_URL} ({type(exc).__name__}): start it, e.g. "
+                f"Redis is not reachable {where} {shown} ({type(exc).__name__}): start it, e.g. "
                 "`redis-server --daemonize yes` or `docker compose up -d redis`"
             ) from None
 
