@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,22 +97,31 @@ def test_run_sh_refuses_an_unknown_command_with_its_usage_and_a_failing_status()
     assert "Usage: ./run.sh COMMAND" in result.stderr and "unknown command: bogus" in result.stderr
 
 
-def test_the_env_file_is_read_as_manage_py_reads_it_the_environment_and_later_lines_winning(tmp_path):
+def test_the_env_file_is_read_by_run_sh_dev_and_manage_py_alike_and_never_by_serve(tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
     env_file = tmp_path / "dev.env"
-    env_file.write_text("# a comment\n\nBESPIN_SERVER=gunicorn\nPORT=1\nPORT=notaport\nDEBUG=1\n")
+    # CRLF, a comment, a blank line, and PORT twice: the later wins.
+    env_file.write_text(f"# a comment\r\n\r\nPORT=1\r\nPORT={port}\r\nDEBUG=1\r\nBESPIN_SERVER=gunicorn\r\n")
     env = {"PATH": "/usr/bin:/bin", "BESPIN_ENV_FILE": str(env_file), "DEBUG": "0"}
-    # run.sh: the file's later PORT wins over its earlier one; the server named in it is refused.
-    result = subprocess.run(["./run.sh", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
-    assert result.returncode == 2 and "not 'gunicorn'" in result.stderr
+    try:
+        # `./run.sh dev` stops at once on the file's port, which something holds.
+        dev = subprocess.run(["./run.sh", "dev"], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
+        assert dev.returncode == 1 and f"port {port} is in use" in dev.stderr, dev.stderr
+    finally:
+        busy.close()
+    # `./run.sh serve`, as production runs it, reads nothing of it: no gunicorn refused.
+    serve = subprocess.run(["./run.sh", "serve"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert "gunicorn" not in serve.stderr
     # manage.py: the same file, the environment winning (DEBUG=0 stays).
     code = "import os; from bespin.devenv import load_env_file; load_env_file(); print(os.environ['PORT'], os.environ['DEBUG'])"  # noqa: E501
     python = [sys.executable, "-c", code]
     shown = subprocess.run(python, cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
-    assert shown.stdout.split() == ["notaport", "0"], shown.stderr
+    assert shown.stdout.split() == [str(port), "0"], shown.stderr
     env_file.write_text("not a setting\n")
-    refused = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env
-    )
+    refused = subprocess.run(python, cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
     assert refused.returncode == 1 and "expected NAME=value" in refused.stderr
 
 
