@@ -191,11 +191,16 @@ def kind_type_errors(serializer: serializers.Serializer, data, params: dict | No
     schema gives them (bespin.lib.jsontypes): its own fields', then its `params`' by its kind's
     serializer (from `params`, kind name -> serializer, when given: a batch's many entries)."""
     errors = type_errors(serializer, data)
-    job_kind = registry.get_kind(data["type"]) if isinstance(data, dict) and isinstance(data.get("type"), str) else None
-    if job_kind is not None and "params" not in errors:
-        shape = params[job_kind.name] if params is not None else job_kind.params_serializer()
-        if wrong := type_errors(shape, data.get("params")):
-            errors["params"] = wrong
+    # Only a task loaded here, looked up by name: a client's `type` must never make the server
+    # import a module (registry.get_kind's fallback, for code and the workers). A task loaded
+    # but not offered has no shape in a batch's `params`; validation refuses it next.
+    kind_name = data.get("type") if isinstance(data, dict) else None
+    job_kind = registry.registered().get(kind_name) if isinstance(kind_name, str) else None
+    if job_kind is None or "params" in errors:
+        return errors
+    shape = params.get(job_kind.name) if params is not None else job_kind.params_serializer()
+    if shape is not None and (wrong := type_errors(shape, data.get("params"))):
+        errors["params"] = wrong
     return errors
 
 

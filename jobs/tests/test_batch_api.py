@@ -1,6 +1,8 @@
 """POST /api/jobs/batch: 1 to 1,000 jobs at once, all or none, in the order given; one
 INSERT, one pipelined enqueue; the caller's limits count each job."""
 
+import sys
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -118,3 +120,22 @@ async def test_a_stream_sees_each_new_job_of_a_batch(staff):
     seen = [await communicator.receive_json_from(timeout=5) for _ in ids]
     assert [(m["job_id"], m["status"]) for m in seen] == [(job_id, "pending") for job_id in ids]
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "examples.reports.tasks.rebuild_index",  # loaded, for code only
+        "bespin.testing.tasks.boom",  # a task that is importable but not loaded here
+        "this.x",  # any module: a client's type must never be imported
+    ],
+)
+def test_a_type_not_offered_is_a_400_naming_it_and_nothing_is_imported(api, kind):
+    module = kind.rsplit(".", 1)[0]
+    imported_before = module in sys.modules
+    for url, body in ((URL, {"jobs": [{"type": kind, "params": {}}]}), ("/api/jobs", {"type": kind, "params": {}})):
+        response = api.post(url, body, format="json")
+        assert response.status_code == 400, response.content
+        assert "unknown job type" in response.json()["error"]
+    assert (module in sys.modules) == imported_before
+    assert not Job.objects.exists()
