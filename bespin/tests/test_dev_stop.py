@@ -187,8 +187,15 @@ def test_ctrl_c_stops_the_server_and_the_worker_and_run_sh_returns(dev, redis_co
     assert "stopping Bespin" in dev.log()
 
 
-def test_ctrl_c_lets_the_running_job_finish_before_the_worker_stops(dev, redis_conn):
+@pytest.mark.parametrize("reload", [False, True], ids=["plain", "under-the-reloader"])
+def test_ctrl_c_lets_the_running_job_finish_before_the_worker_stops(start_dev, redis_conn, reload):
+    dev = start_dev(reload=reload)
     dev.wait_until_running(redis_conn)
+    if reload:
+        # The reloader (bespin/reloader.py) leads each session, the server and the worker its children.
+        table = process_table()
+        assert table[dev.server][1] == table[dev.server][2] != dev.process.pid
+        assert "bespin.reloader" in command_line(table[dev.server][1])
     job = running_job(seconds=2)
     dev.ctrl_c()
     assert dev.wait(60) == 0
@@ -241,21 +248,6 @@ def test_one_ctrl_c_under_make_dev_ends_without_an_error_from_make(start_dev, re
     assert dev.wait(60) == -signal.SIGINT
     assert alive(dev.family) == set()
     assert "make: ***" not in dev.log(), dev.log()
-
-
-def test_under_the_reloader_ctrl_c_lets_the_running_job_finish_and_returns_0(start_dev, redis_conn):
-    dev = start_dev(reload=True)
-    dev.wait_until_running(redis_conn)
-    # The reloader (bespin/reloader.py) leads each session, the server and the worker its children.
-    table = process_table()
-    assert table[dev.server][1] == table[dev.server][2] != dev.process.pid
-    assert "bespin.reloader" in command_line(table[dev.server][1])
-    job = running_job(seconds=2)
-    dev.ctrl_c()
-    assert dev.wait(60) == 0
-    assert alive(dev.family) == set()
-    job.refresh_from_db()
-    assert job.status == JobStatus.COMPLETED
 
 
 def test_a_port_in_use_stops_make_dev_before_anything_with_how_to_choose_another(start_dev, redis_conn):
