@@ -124,10 +124,9 @@ class Watchers:
 
 
 def p99(values: list[float]) -> str:
-    if not values:
-        return "–"
-    ordered = sorted(values)
-    return f"{ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000:.0f} ms"
+    from bench.client import percentile
+
+    return f"{percentile(values, 0.99) * 1000:.0f} ms" if values else "–"
 
 
 def main() -> int:

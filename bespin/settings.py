@@ -25,6 +25,13 @@ VERSION = "1.0.0"
 DEBUG = env_bool("DEBUG", False)
 # The development file (.env.dev) this process's settings came from, if any (bespin/devenv.py).
 ENV_FILE_READ = env_str("BESPIN_ENV_FILE_READ", "")
+if ENV_FILE_READ and not DEBUG:
+    # A production process (a worker, a migration) started from a checkout where `make dev`
+    # once ran: the file would turn callbacks to private addresses on, among others.
+    raise ImproperlyConfigured(
+        f"settings were read from {ENV_FILE_READ}, the development file `make dev` writes, with DEBUG off: "
+        "in production remove it, or set BESPIN_ENV_FILE= (empty) so that nothing reads it"
+    )
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     if not DEBUG:
@@ -180,14 +187,14 @@ _redis_db = str(_redis_parsed.get("db") or 0)
 REDIS_SENTINELS = [_host_port("REDIS_SENTINELS", entry) for entry in env_list("REDIS_SENTINELS", [])]
 REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
 REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD", "") or None
-_redis_auth = {
+REDIS_AUTH = {
     "db": int(_redis_db),
     "username": _redis_parsed.get("username"),
     "password": _redis_parsed.get("password"),
 }
 # How the sentinels themselves are reached: short timeouts, as a sentinel that does not
 # answer is skipped for the next.
-_sentinel_kwargs = {"password": REDIS_SENTINEL_PASSWORD, "socket_timeout": 1, "socket_connect_timeout": 1}
+REDIS_SENTINEL_KWARGS = {"password": REDIS_SENTINEL_PASSWORD, "socket_timeout": 1, "socket_connect_timeout": 1}
 
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
@@ -213,8 +220,8 @@ CHANNEL_LAYERS = {
                         {
                             "sentinels": REDIS_SENTINELS,
                             "master_name": REDIS_SENTINEL_MASTER,
-                            "sentinel_kwargs": _sentinel_kwargs,
-                            **_redis_auth,
+                            "sentinel_kwargs": REDIS_SENTINEL_KWARGS,
+                            **REDIS_AUTH,
                         }
                         if REDIS_SENTINELS
                         else {"address": REDIS_URL}
@@ -234,8 +241,8 @@ CHANNEL_LAYERS = {
 # One queue per job priority. A worker started on `default` (`manage.py rqworker default`, as
 # deployments run it) serves all three, high first (jobs.execution.worker.BespinWorker).
 _rq_connection = (
-    {"SENTINELS": REDIS_SENTINELS, "MASTER_NAME": REDIS_SENTINEL_MASTER, "SENTINEL_KWARGS": _sentinel_kwargs,
-     "DB": _redis_auth["db"], "USERNAME": _redis_auth["username"], "PASSWORD": _redis_auth["password"]}
+    {"SENTINELS": REDIS_SENTINELS, "MASTER_NAME": REDIS_SENTINEL_MASTER, "SENTINEL_KWARGS": REDIS_SENTINEL_KWARGS,
+     "DB": REDIS_AUTH["db"], "USERNAME": REDIS_AUTH["username"], "PASSWORD": REDIS_AUTH["password"]}
     if REDIS_SENTINELS
     else {"URL": REDIS_URL}
 )  # fmt: skip

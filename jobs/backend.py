@@ -44,7 +44,7 @@ STATUS = {
     JobStatus.CANCELLED: TaskResultStatus.FAILED,
 }
 # Bespin's queues are its priorities: a task may name one as its queue_name.
-QUEUES = ["default", Priority.HIGH.value, Priority.LOW.value]
+QUEUES = [Priority.DEFAULT.value, Priority.HIGH.value, Priority.LOW.value]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,9 +18,9 @@ from bespin.lib import outages
 from bespin.lib.errors import first_message
 from bespin.lib.redis import counters_client
 from jobs.services import creation
-from webhooks import config, counters
+from webhooks import config, counters, sources
 from webhooks.config import TriggerRule
-from webhooks.models import WebhookReceipt, WebhookTrigger
+from webhooks.models import WebhookReceipt
 from webhooks.rejections import Rejected
 from webhooks.verification import Delivery, internal_error
 
@@ -86,14 +86,14 @@ def _insert_plain(deliveries: list[Delivery]) -> dict[tuple[str, str], Accepted 
     return answers
 
 
-def _count_stored(sources: list[str]) -> None:
+def _count_stored(source_names: list[str]) -> None:
     """Add the new receipts to each source's count in Redis (a counter for metrics, which
     pruning receipts never takes back). Without Redis the count misses them; nothing else does."""
-    if not sources:
+    if not source_names:
         return
     try:
         pipe = counters_client().pipeline(transaction=False)
-        for source, stored in Counter(sources).items():
+        for source, stored in Counter(source_names).items():
             pipe.hincrby(counters.STORED_KEY, source, stored)
         pipe.execute()
     except redis.RedisError:
@@ -177,11 +177,8 @@ def _start_job(*, receipt_id: uuid.UUID, source: str, trigger: TriggerRule):
         # The trigger was valid when saved; its task is gone or no longer offered, or its
         # parameters no longer fit it. Keep the receipt, and turn the trigger off with the
         # reason, so that the next deliveries do not try again.
-        reason = f"turned off: {first_message(error.detail)}"[:500]
-        WebhookTrigger.objects.filter(source__name=source, event_pattern=trigger.pattern).update(
-            enabled=False, disabled_reason=reason
-        )
-        config.forget_source_configs()
+        reason = f"turned off: {first_message(error.detail)}"
+        sources.disable_trigger(source_name=source, event_pattern=trigger.pattern, reason=reason)
         log.warning("webhook_trigger_disabled source=%s trigger=%r receipt=%s: %s", source, trigger.pattern,
                     receipt_id, reason)  # fmt: skip
         return None

@@ -149,6 +149,15 @@ def set_trigger(
     return trigger
 
 
+def disable_trigger(*, source_name: str, event_pattern: str, reason: str) -> None:
+    """Turn a trigger off with the reason shown beside it (its task gone, its parameters no
+    longer fitting), so that the next deliveries do not try again."""
+    WebhookTrigger.objects.filter(source__name=source_name, event_pattern=event_pattern).update(
+        enabled=False, disabled_reason=reason[:500]
+    )
+    _changed()
+
+
 @transaction.atomic
 def delete_trigger(*, trigger: WebhookTrigger) -> None:
     trigger.delete()

@@ -20,11 +20,6 @@ import redis.asyncio
 import redis.asyncio.sentinel
 import redis.sentinel
 from django.conf import settings
-from redis.connection import parse_url
-
-
-def _sentinel_auth() -> dict:
-    return {key: value for key, value in parse_url(settings.REDIS_URL).items() if key in ("db", "username", "password")}
 
 
 def client_for(url: str, **options) -> redis.Redis:
@@ -32,7 +27,7 @@ def client_for(url: str, **options) -> redis.Redis:
     REDIS_SENTINELS is set."""
     if settings.REDIS_SENTINELS and url == settings.REDIS_URL:
         sentinels = redis.sentinel.Sentinel(
-            settings.REDIS_SENTINELS, sentinel_kwargs=_sentinel_kwargs(), **_sentinel_auth(), **options
+            settings.REDIS_SENTINELS, sentinel_kwargs=settings.REDIS_SENTINEL_KWARGS, **settings.REDIS_AUTH, **options
         )
         return sentinels.master_for(settings.REDIS_SENTINEL_MASTER)
     return redis.Redis.from_url(url, **options)
@@ -42,14 +37,10 @@ def async_client_for(url: str, **options) -> redis.asyncio.Redis:
     """client_for() in asyncio."""
     if settings.REDIS_SENTINELS and url == settings.REDIS_URL:
         sentinels = redis.asyncio.sentinel.Sentinel(
-            settings.REDIS_SENTINELS, sentinel_kwargs=_sentinel_kwargs(), **_sentinel_auth(), **options
+            settings.REDIS_SENTINELS, sentinel_kwargs=settings.REDIS_SENTINEL_KWARGS, **settings.REDIS_AUTH, **options
         )
         return sentinels.master_for(settings.REDIS_SENTINEL_MASTER)
     return redis.asyncio.Redis.from_url(url, **options)
-
-
-def _sentinel_kwargs() -> dict:
-    return {"password": settings.REDIS_SENTINEL_PASSWORD, "socket_timeout": 1, "socket_connect_timeout": 1}
 
 
 class SentinelCachePool(redis.sentinel.SentinelConnectionPool):
@@ -58,8 +49,8 @@ class SentinelCachePool(redis.sentinel.SentinelConnectionPool):
 
     @classmethod
     def from_url(cls, url, **options):
-        sentinels = redis.sentinel.Sentinel(settings.REDIS_SENTINELS, sentinel_kwargs=_sentinel_kwargs())
-        return cls(settings.REDIS_SENTINEL_MASTER, sentinels, **_sentinel_auth(), **options)
+        sentinels = redis.sentinel.Sentinel(settings.REDIS_SENTINELS, sentinel_kwargs=settings.REDIS_SENTINEL_KWARGS)
+        return cls(settings.REDIS_SENTINEL_MASTER, sentinels, **settings.REDIS_AUTH, **options)
 
 
 @cache

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from django.db import connection
 
-from bespin.testing.processes import Processes, _port_open, database_url_for_tests, free_port, wait_for
+from bespin.testing.processes import Processes, database_url_for_tests, free_port, port_open, wait_for
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 
@@ -43,7 +43,7 @@ def start_pgbouncer(processes: Processes) -> dict[str, str]:
         f"logfile = {folder / 'pgbouncer.log'}\npidfile = {folder / 'pgbouncer.pid'}\n"
     )
     processes.start("pgbouncer", [*command, str(config)])
-    wait_for(lambda: _port_open(port), 15, 0.1, "pgbouncer to listen")
+    wait_for(lambda: port_open(port), 15, 0.1, "pgbouncer to listen")
     direct = database_url_for_tests()
     parts = urlsplit(direct)
     pooled = urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{port}"))

@@ -134,14 +134,15 @@ class Processes:
             process.worker_name = name.decode()
         return process
 
-    def redis(self, port: int) -> subprocess.Popen:
+    def redis(self, port: int, *options: str, name: str = "redis") -> subprocess.Popen:
+        """redis-server on `port`, nothing saved, with any further `options` (`--replicaof …`)."""
         server = shutil.which("redis-server") or "/usr/bin/redis-server"
         process = self.start(
-            "redis",
+            name,
             [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.logs)],  # a replica's copy of the master lands there, not in the checkout
+             "--dir", str(self.logs), *options],  # a replica's copy of the master lands there, not in the checkout
         )  # fmt: skip
-        wait_for(lambda: _port_open(port), 10, message="redis-server to listen")
+        wait_for(lambda: port_open(port), 10, message="redis-server to listen")
         return process
 
     @staticmethod
@@ -179,7 +180,7 @@ class Processes:
         return Path(process.log_path).read_text(errors="replace")
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 

@@ -31,13 +31,10 @@ class SentinelRedis:
         }
 
     def start(self) -> None:
-        server = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.servers[self.master_port] = self.processes.redis(self.master_port)
-        self.servers[self.replica_port] = self.processes.start(
-            "redis-replica",
-            [server, "--port", str(self.replica_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--replicaof", "127.0.0.1", str(self.master_port), "--dir", str(self.folder)],
-        )  # fmt: skip
+        self.servers[self.replica_port] = self.processes.redis(
+            self.replica_port, "--replicaof", "127.0.0.1", str(self.master_port), name="redis-replica"
+        )
         sentinel = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
         for port in self.sentinel_ports:
             config = self.folder / f"sentinel-{port}.conf"  # the sentinel rewrites it as it learns

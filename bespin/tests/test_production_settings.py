@@ -66,12 +66,19 @@ def test_deploy_checks_pass_under_the_documented_production_settings(collected):
     assert "no issues" in result.stdout
 
 
-def test_deploy_checks_refuse_settings_read_from_the_development_env_file(collected, tmp_path):
+def test_production_refuses_settings_read_from_the_development_env_file(collected, tmp_path):
     # A production checkout where `make dev` once ran: its .env.dev must not go unnoticed,
-    # even when it sets nothing the environment does not already set.
+    # even when it sets nothing the environment does not already set. With DEBUG off, no
+    # command starts (a worker, a migration); with the file's DEBUG=1, the deploy checks refuse.
     env_file = tmp_path / ".env.dev"
     env_file.write_text("BESPIN_APPS=examples.reports\n")
-    result = manage(production_env(collected, BESPIN_ENV_FILE=str(env_file)), "check", "--deploy")
+    refused = manage(production_env(collected, BESPIN_ENV_FILE=str(env_file)), "rqworker", "--help")
+    assert refused.returncode != 0
+    assert f"settings were read from {env_file}" in refused.stderr
+    env_file.write_text("DEBUG=1\n")
+    env = {name: value for name, value in production_env(collected, BESPIN_ENV_FILE=str(env_file)).items()
+           if name != "DEBUG"}  # fmt: skip
+    result = manage(env, "check", "--deploy")
     assert result.returncode != 0
     assert "(bespin.E003)" in result.stderr and str(env_file) in result.stderr
 

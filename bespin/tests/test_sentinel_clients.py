@@ -28,8 +28,8 @@ def sentinel_settings(tmp_path, settings, monkeypatch):
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("SECRET_KEY", "bespin-tests-only")
         fresh = importlib.reload(bespin_settings)  # the settings module as a server would read it
-        for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_PASSWORD", "CACHES",
-                     "CHANNEL_LAYERS", "RQ_QUEUES"):  # fmt: skip
+        for name in ("REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_PASSWORD", "REDIS_AUTH",
+                     "REDIS_SENTINEL_KWARGS", "CACHES", "CHANNEL_LAYERS", "RQ_QUEUES"):  # fmt: skip
             setattr(settings, name, getattr(fresh, name))
         bespin_redis._client.cache_clear()
         yield redis
